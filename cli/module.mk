@@ -1,0 +1,7 @@
+# cli/: the `kllm` engine command line (run, inspect, tokenize, bench, make-model).
+KLLM_BIN := $(BUILD)/bin/kllm
+BINS += $(KLLM_BIN)
+$(BUILD)/cli/%.o: CPPFLAGS += $(ENGINE_INC) $(COMMON_INC)
+$(KLLM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/kllm*.c)) $(ENGINE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ENGINE_LDLIBS) $(LDLIBS)

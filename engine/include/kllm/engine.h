@@ -1,0 +1,180 @@
+/* kllm engine: GGUF LLaMA-family models -> tokens.
+ *
+ * The engine knows nothing of HTTP or Kubernetes. It loads a GGUF file
+ * (mmap'd, every offset checked), tokenizes text, and advances any number of
+ * independent sequences through the transformer in one batched step.
+ *
+ * Worked example (greedy generation, error handling shortened):
+ *
+ *     struct llm_model *m = NULL;
+ *     char err[256];
+ *     if (llm_model_load("model.gguf", &m, err, sizeof err) < 0) die(err);
+ *     struct llm_ctx_params cp = llm_ctx_default_params();
+ *     struct llm_ctx *c = llm_ctx_new(m, &cp);
+ *     int32_t toks[512];
+ *     int32_t n = llm_tokenize(m, "Once upon a time", 16, true, toks, 512);
+ *     struct llm_batch b = {.n = n, .tokens = toks, .seq = seqs0, .logits = last_only};
+ *     llm_decode_batch(c, &b);          // prompt: all tokens of seq 0
+ *     int32_t next = llm_argmax(llm_get_logits(c, n - 1), llm_model_n_vocab(m));
+ *     ... feed `next` back as a one-entry batch, repeat ...
+ *     llm_ctx_free(c); llm_model_free(m);
+ *
+ * Threads: a model is immutable after load and may be shared by any number of
+ * threads and contexts. A context (and the sampler) belongs to one thread at a
+ * time; llm_decode_batch uses OpenMP threads internally (ctx params).
+ * Errors: functions return 0 / a count, or a negative LLM_ERR_* code;
+ * llm_strerror() names it. Nothing here prints or exits.
+ */
+#ifndef KLLM_ENGINE_H
+#define KLLM_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum llm_err {
+    LLM_OK = 0,
+    LLM_ERR_IO = -1,          /* cannot open / read / map the file */
+    LLM_ERR_FORMAT = -2,      /* not GGUF, or corrupt / truncated */
+    LLM_ERR_UNSUPPORTED = -3, /* valid GGUF, but an architecture or type we do not run */
+    LLM_ERR_NOMEM = -4,
+    LLM_ERR_ARG = -5,      /* bad argument (token id out of range, bad seq, ...) */
+    LLM_ERR_CTX_FULL = -6, /* a sequence would exceed the context size */
+    LLM_ERR_NOSPACE = -7,  /* output buffer too small */
+};
+
+const char *llm_strerror(int err);
+
+/* ---- model ---- */
+struct llm_model;
+
+/* Load a GGUF model. On success *out owns the model (free with
+ * llm_model_free). On failure returns LLM_ERR_* and writes a one-line reason
+ * into errbuf (if errbuf != NULL). */
+int llm_model_load(const char *path, struct llm_model **out, char *errbuf, size_t errlen);
+void llm_model_free(struct llm_model *m);
+
+struct llm_model_info {
+    char arch[32];
+    char name[128];
+    int32_t n_vocab;
+    int32_t n_ctx_train;
+    int32_t dim;
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;
+    int32_t head_dim;
+    int32_t ffn_dim;
+    int32_t rope_dim;
+    float rope_freq_base;
+    float rms_eps;
+    int32_t bos_id;
+    int32_t eos_id;
+    int32_t unk_id;
+    int32_t weight_type; /* enum llm_type of the attention matrices */
+    uint64_t n_params;
+    uint64_t file_size;
+};
+void llm_model_get_info(const struct llm_model *m, struct llm_model_info *info);
+int32_t llm_model_n_vocab(const struct llm_model *m);
+/* The GGUF tokenizer.chat_template string, or NULL. Owned by the model. */
+const char *llm_model_chat_template(const struct llm_model *m);
+
+/* ---- tokenizer ---- */
+
+/* Tokenize `len` bytes of UTF-8 text; with add_bos a BOS token comes first.
+ * Returns the number of tokens (which may exceed cap: then only cap were
+ * written and the caller should retry with a larger buffer), or LLM_ERR_*. */
+int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,
+                     int32_t *out, int32_t cap);
+
+/* Bytes a token stands for when it follows `prev` in the output (the
+ * SentencePiece leading space is dropped after BOS; byte tokens give their
+ * byte). Writes at most cap bytes, no NUL. Returns the byte count or LLM_ERR_*. */
+int32_t llm_token_to_piece(const struct llm_model *m, int32_t prev, int32_t tok, char *buf,
+                           size_t cap);
+bool llm_token_is_eog(const struct llm_model *m, int32_t tok); /* EOS and other end tokens */
+int32_t llm_token_bos(const struct llm_model *m);
+int32_t llm_token_eos(const struct llm_model *m);
+
+/* ---- context: KV caches for up to n_seq sequences ---- */
+struct llm_ctx;
+
+struct llm_ctx_params {
+    int32_t n_ctx;     /* positions per sequence (0: min(model's, 4096)) */
+    int32_t n_seq;     /* sequences decoded together (continuous batching) */
+    int32_t n_batch;   /* most tokens in one llm_decode_batch call */
+    int32_t n_threads; /* 0: all available cores */
+};
+struct llm_ctx_params llm_ctx_default_params(void);
+
+/* Returns NULL on allocation failure or bad params. All memory the decode
+ * loop needs is allocated here. The model must outlive the context. */
+struct llm_ctx *llm_ctx_new(const struct llm_model *m, const struct llm_ctx_params *p);
+void llm_ctx_free(struct llm_ctx *c);
+const struct llm_model *llm_ctx_model(const struct llm_ctx *c);
+int32_t llm_ctx_n_ctx(const struct llm_ctx *c);
+int32_t llm_ctx_n_seq(const struct llm_ctx *c);
+int32_t llm_ctx_n_batch(const struct llm_ctx *c);
+
+/* Forget a sequence's KV cache (its next token is at position 0). */
+int llm_seq_reset(struct llm_ctx *c, int32_t seq);
+/* Number of positions the sequence holds. */
+int32_t llm_seq_len(const struct llm_ctx *c, int32_t seq);
+
+/* One step: entry i appends tokens[i] to sequence seq[i] at that sequence's
+ * next position. Entries of one sequence must appear in order. logits[i]
+ * nonzero asks for that entry's logits (NULL: only the last entry). The
+ * arrays are read during the call only. Returns 0 or LLM_ERR_* (on error no
+ * sequence has advanced). */
+struct llm_batch {
+    int32_t n;
+    const int32_t *tokens;
+    const int32_t *seq;
+    const int8_t *logits;
+};
+int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b);
+/* Logits (n_vocab floats) of batch entry i of the last decode; NULL when that
+ * entry asked for none. Valid until the next decode. */
+const float *llm_get_logits(const struct llm_ctx *c, int32_t i);
+
+/* ---- sampling ---- */
+struct llm_sampler_params {
+    float temperature;    /* <= 0: greedy */
+    int32_t top_k;        /* <= 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int32_t repeat_last_n;
+    uint64_t seed;
+};
+struct llm_sampler_params llm_sampler_default_params(void);
+struct llm_sampler;
+struct llm_sampler *llm_sampler_new(const struct llm_sampler_params *p, int32_t n_vocab);
+void llm_sampler_free(struct llm_sampler *s);
+/* Remember a token (prompt or generated) for the repetition penalty. */
+void llm_sampler_accept(struct llm_sampler *s, int32_t tok);
+void llm_sampler_reset(struct llm_sampler *s);
+/* Pick a token from logits (not modified). Allocation-free. */
+int32_t llm_sampler_sample(struct llm_sampler *s, const float *logits);
+/* Index of the largest value; ties go to the lowest index. */
+int32_t llm_argmax(const float *logits, int32_t n);
+
+/* ---- tensor types (GGUF / ggml ids) ---- */
+enum llm_type {
+    LLM_TYPE_F32 = 0,
+    LLM_TYPE_F16 = 1,
+    LLM_TYPE_Q4_0 = 2,
+    LLM_TYPE_Q8_0 = 8,
+    LLM_TYPE_BF16 = 30,
+};
+const char *llm_type_name(int32_t type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
