@@ -27,6 +27,7 @@ BINS       :=
 TEST_BINS  :=
 BENCH_CMDS :=
 
+.SECONDARY:
 .PHONY: all deps test check lint format bench demo clean fuzz
 all: deps-quiet build-all
 
