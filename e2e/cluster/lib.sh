@@ -1,0 +1,49 @@
+# e2e/cluster/lib.sh: shared helpers for the local control plane scripts.
+# Sourced, not executed. POSIX sh.
+
+K8S_VERSION=1.20.2
+KLLM_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kllm"
+K8S_CACHE="$KLLM_CACHE/k8s-$K8S_VERSION"
+
+log() { echo "cluster: $*" >&2; }
+die() { echo "cluster: error: $*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install Debian packages that are missing. Idempotent: only queries dpkg
+# when everything is present. apt is serialised by its own lock; we retry
+# a few times because other engineers may be installing at the same time.
+ensure_pkgs() {
+    missing=""
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    log "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    i=0
+    while :; do
+        # shellcheck disable=SC2086
+        if as_root apt-get install -y -qq --no-install-recommends $missing; then return 0; fi
+        i=$((i + 1))
+        [ $i -ge 5 ] && die "apt-get install failed:$missing"
+        as_root apt-get update -qq || true
+        sleep 5
+    done
+}
+
+# A free TCP port on 127.0.0.1 (bind to port 0 and read back the kernel's
+# choice). Two runs can still race between here and the bind; the callers
+# retry on a failed start.
+free_port() {
+    python3 - 2>/dev/null <<'PY' || perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1",LocalPort=>0,ReuseAddr=>1) or die; print $s->sockport(),"\n"'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+PY
+}
