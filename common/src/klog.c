@@ -32,13 +32,19 @@ int klog_parse_level(const char *s, enum klog_level *out)
 
 int klog_parse_format(const char *s, enum klog_format *out)
 {
-    if (strcmp(s, "text") == 0) *out = KLOG_FORMAT_TEXT;
-    else if (strcmp(s, "json") == 0) *out = KLOG_FORMAT_JSON;
-    else return -1;
+    if (strcmp(s, "text") == 0)
+        *out = KLOG_FORMAT_TEXT;
+    else if (strcmp(s, "json") == 0)
+        *out = KLOG_FORMAT_JSON;
+    else
+        return -1;
     return 0;
 }
 
-int klog_enabled(enum klog_level lvl) { return lvl >= min_lvl; }
+int klog_enabled(enum klog_level lvl)
+{
+    return lvl >= min_lvl;
+}
 
 /* Appends s to buf at *pos, escaped for JSON (json != 0) or quoted for text
  * when it contains spaces or quotes. Truncates silently at cap. */

@@ -38,7 +38,8 @@ static void test_json_line(void **state)
     char buf[1024];
     const char *kv[] = {"k", "a\nb", NULL};
     capture(KLOG_ERROR, KLOG_FORMAT_JSON, kv, buf, sizeof buf);
-    assert_non_null(strstr(buf, "\"level\":\"error\",\"component\":\"test\",\"msg\":\"hello world\",\"k\":\"a\\u000ab\"}\n"));
+    assert_non_null(strstr(buf, "\"level\":\"error\",\"component\":\"test\",\"msg\":\"hello "
+                                "world\",\"k\":\"a\\u000ab\"}\n"));
 }
 
 static void test_filtered(void **state)

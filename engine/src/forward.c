@@ -1,0 +1,283 @@
+/* forward: the LLaMA transformer over a batch of (sequence, token) entries.
+ *
+ * One llm_decode_batch call runs every layer once for all entries, so each
+ * weight matrix is read once per step however many sequences advance
+ * (continuous batching) or however long the prompt chunk is. Per layer:
+ *
+ *   xb = rmsnorm(x) * attn_norm                       [B][dim]
+ *   q = Wq xb, k = Wk xb, v = Wv xb; rope(q, k)       [B][dim], [B][kv_dim]
+ *   K/V cache[seq][pos] = k, v (f16)
+ *   att = softmax(q.K^T / sqrt(hd)) V  per head (GQA: heads share KV heads)
+ *   x += Wo att
+ *   xb = rmsnorm(x) * ffn_norm
+ *   x += Wdown (silu(Wgate xb) * Wup xb)
+ *
+ * then rmsnorm + output matrix for the entries that asked for logits.
+ * Every buffer is allocated by llm_ctx_new; decoding never allocates.
+ */
+#include "kernels.h"
+#include "model.h"
+#include "quant.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct llm_ctx {
+    const struct llm_model *m;
+    int32_t n_ctx, n_seq, n_batch, n_threads;
+    uint16_t *k_cache, *v_cache; /* [layer][seq][n_ctx][kv_dim] f16 */
+    int32_t *seq_len;            /* [n_seq] */
+    int32_t *seq_next;           /* [n_seq] scratch: next position while laying out a batch */
+    int32_t *pos;                /* [n_batch] position of each entry */
+    int32_t *logit_row;          /* [n_batch] row in `logits`, or -1 */
+    int32_t *logit_src;          /* [n_batch] entry index of each logits row */
+    float *x, *xb, *q, *k, *v, *att_out; /* [n_batch][dim or kv_dim] */
+    float *hb, *hb2;                     /* [n_batch][ffn] */
+    float *scores;                       /* [n_threads][n_ctx] */
+    void *xq;                            /* [n_batch] activation rows in a dot type */
+    float *logits;                       /* [n_batch][n_vocab] */
+};
+
+struct llm_ctx_params llm_ctx_default_params(void)
+{
+    return (struct llm_ctx_params){.n_ctx = 0, .n_seq = 1, .n_batch = 128, .n_threads = 0};
+}
+
+static void *xalloc(size_t n, int *ok)
+{
+    void *p = NULL;
+    if (n == 0) n = 64;
+    if (posix_memalign(&p, 64, (n + 63) / 64 * 64) != 0) {
+        *ok = 0;
+        return NULL;
+    }
+    memset(p, 0, n);
+    return p;
+}
+
+struct llm_ctx *llm_ctx_new(const struct llm_model *m, const struct llm_ctx_params *p)
+{
+    const struct hparams *hp = &m->hp;
+    struct llm_ctx_params d = llm_ctx_default_params();
+    if (!p) p = &d;
+    if (p->n_ctx < 0 || p->n_seq < 1 || p->n_seq > 4096 || p->n_batch < 1 || p->n_batch > 65536 ||
+        p->n_threads < 0)
+        return NULL;
+    struct llm_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->m = m;
+    c->n_ctx = p->n_ctx ? p->n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    c->n_seq = p->n_seq;
+    c->n_batch = p->n_batch;
+    c->n_threads = p->n_threads ? p->n_threads : omp_get_max_threads();
+    if (c->n_ctx > (1 << 20)) c->n_ctx = 1 << 20;
+
+    int ok = 1;
+    size_t B = (size_t)c->n_batch;
+    size_t kv = (size_t)hp->n_layers * (size_t)c->n_seq * (size_t)c->n_ctx * (size_t)hp->kv_dim;
+    size_t maxdim = (size_t)(hp->ffn_dim > hp->dim ? hp->ffn_dim : hp->dim);
+    c->k_cache = xalloc(kv * 2, &ok);
+    c->v_cache = xalloc(kv * 2, &ok);
+    c->seq_len = xalloc(sizeof(int32_t) * (size_t)c->n_seq, &ok);
+    c->seq_next = xalloc(sizeof(int32_t) * (size_t)c->n_seq, &ok);
+    c->pos = xalloc(sizeof(int32_t) * B, &ok);
+    c->logit_row = xalloc(sizeof(int32_t) * B, &ok);
+    c->logit_src = xalloc(sizeof(int32_t) * B, &ok);
+    c->x = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->xb = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->q = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->k = xalloc(sizeof(float) * B * (size_t)hp->kv_dim, &ok);
+    c->v = xalloc(sizeof(float) * B * (size_t)hp->kv_dim, &ok);
+    c->att_out = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->hb = xalloc(sizeof(float) * B * (size_t)hp->ffn_dim, &ok);
+    c->hb2 = xalloc(sizeof(float) * B * (size_t)hp->ffn_dim, &ok);
+    c->scores = xalloc(sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx, &ok);
+    c->xq = xalloc(B * (maxdim * 4 + 64), &ok);
+    c->logits = xalloc(sizeof(float) * B * (size_t)hp->n_vocab, &ok);
+    if (!ok) {
+        llm_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void llm_ctx_free(struct llm_ctx *c)
+{
+    if (!c) return;
+    void *bufs[] = {c->k_cache,   c->v_cache, c->seq_len, c->seq_next, c->pos, c->logit_row,
+                    c->logit_src, c->x,       c->xb,      c->q,        c->k,   c->v,
+                    c->att_out,   c->hb,      c->hb2,     c->scores,   c->xq,  c->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(c);
+}
+
+const struct llm_model *llm_ctx_model(const struct llm_ctx *c)
+{
+    return c->m;
+}
+int32_t llm_ctx_n_ctx(const struct llm_ctx *c)
+{
+    return c->n_ctx;
+}
+int32_t llm_ctx_n_seq(const struct llm_ctx *c)
+{
+    return c->n_seq;
+}
+int32_t llm_ctx_n_batch(const struct llm_ctx *c)
+{
+    return c->n_batch;
+}
+
+int llm_seq_reset(struct llm_ctx *c, int32_t seq)
+{
+    if (seq < 0 || seq >= c->n_seq) return LLM_ERR_ARG;
+    c->seq_len[seq] = 0;
+    return 0;
+}
+
+int32_t llm_seq_len(const struct llm_ctx *c, int32_t seq)
+{
+    if (seq < 0 || seq >= c->n_seq) return LLM_ERR_ARG;
+    return c->seq_len[seq];
+}
+
+const float *llm_get_logits(const struct llm_ctx *c, int32_t i)
+{
+    if (i < 0 || i >= c->n_batch || c->logit_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->logit_row[i] * (size_t)c->m->hp.n_vocab;
+}
+
+/* out[b][r] = W row r . x[b] for b < nrows (out row stride = w->n_out). */
+static void matmul(struct llm_ctx *c, float *out, const struct wmat *w, const float *x,
+                   int32_t nrows)
+{
+    uint32_t dt = q_dot_type(w->type);
+    size_t qb = q_row_bytes(dt, w->n_in);
+    uint8_t *xq = c->xq;
+    kern_quantize_rows(dt, x, (size_t)w->n_in, xq, qb, nrows, c->n_threads);
+    kern_matmul(w->type, w->data, w->row_bytes, w->n_in, w->n_out, xq, qb, out, (size_t)w->n_out,
+                nrows, c->n_threads);
+}
+
+static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    float mean = (float)(sum / (double)n);
+    float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+/* Rotates pairs (x[2i], x[2i+1]) of each head by pos * base^(-2i/rope_dim). */
+static void rope(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, float base,
+                 int32_t pos)
+{
+    float theta_scale = powf(base, -2.0f / (float)rope_dim);
+    for (int32_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        float theta = (float)pos;
+        for (int32_t i = 0; i < rope_dim; i += 2) {
+            float cs = cosf(theta), sn = sinf(theta);
+            float x0 = v[i], x1 = v[i + 1];
+            v[i] = x0 * cs - x1 * sn;
+            v[i + 1] = x0 * sn + x1 * cs;
+            theta *= theta_scale;
+        }
+    }
+}
+
+static void attention(struct llm_ctx *c, int32_t layer, int32_t nrows, const int32_t *seq)
+{
+    const struct hparams *hp = &c->m->hp;
+    const int32_t hd = hp->head_dim, kvd = hp->kv_dim, group = hp->n_heads / hp->n_kv_heads;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int32_t work = nrows * hp->n_heads;
+#pragma omp parallel for num_threads(c->n_threads) schedule(dynamic, 1)
+    for (int32_t wi = 0; wi < work; wi++) {
+        int32_t b = wi / hp->n_heads, h = wi % hp->n_heads;
+        int32_t s = seq[b], p = c->pos[b];
+        size_t base = ((size_t)layer * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx;
+        const uint16_t *kc = c->k_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
+        const uint16_t *vc = c->v_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
+        float *sc = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
+        float *out = c->att_out + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd;
+        kern_attend(c->q + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd, kc, vc,
+                    (size_t)kvd, hd, p + 1, scale, sc, out);
+    }
+}
+
+/* Lays out positions; fails without side effects on a bad batch. */
+static int plan_batch(struct llm_ctx *c, const struct llm_batch *b)
+{
+    if (!b || b->n < 1 || b->n > c->n_batch || !b->tokens || !b->seq) return LLM_ERR_ARG;
+    memcpy(c->seq_next, c->seq_len, sizeof(int32_t) * (size_t)c->n_seq);
+    for (int32_t i = 0; i < b->n; i++) {
+        int32_t s = b->seq[i], t = b->tokens[i];
+        if (s < 0 || s >= c->n_seq || t < 0 || t >= c->m->hp.n_vocab) return LLM_ERR_ARG;
+        if (c->seq_next[s] >= c->n_ctx) return LLM_ERR_CTX_FULL;
+        c->pos[i] = c->seq_next[s]++;
+    }
+    return 0;
+}
+
+int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)
+{
+    int rc = plan_batch(c, b);
+    if (rc < 0) return rc;
+    const struct llm_model *m = c->m;
+    const struct hparams *hp = &m->hp;
+    const int32_t n = b->n, dim = hp->dim, kvd = hp->kv_dim, ffn = hp->ffn_dim;
+
+    for (int32_t i = 0; i < n; i++) {
+        q_dequantize_row(m->tok_embd.type,
+                         m->tok_embd.data + (size_t)b->tokens[i] * m->tok_embd.row_bytes,
+                         c->x + (size_t)i * (size_t)dim, dim);
+    }
+    for (int32_t l = 0; l < hp->n_layers; l++) {
+        const struct layer *L = &m->layers[l];
+        for (int32_t i = 0; i < n; i++)
+            rmsnorm(c->xb + (size_t)i * dim, c->x + (size_t)i * dim, L->attn_norm, dim,
+                    hp->rms_eps);
+        matmul(c, c->q, &L->wq, c->xb, n);
+        matmul(c, c->k, &L->wk, c->xb, n);
+        matmul(c, c->v, &L->wv, c->xb, n);
+        for (int32_t i = 0; i < n; i++) {
+            float *q = c->q + (size_t)i * dim, *k = c->k + (size_t)i * kvd;
+            rope(q, hp->n_heads, hp->head_dim, hp->rope_dim, hp->rope_base, c->pos[i]);
+            rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, hp->rope_base, c->pos[i]);
+            size_t off =
+                (((size_t)l * c->n_seq + (size_t)b->seq[i]) * c->n_ctx + (size_t)c->pos[i]) * kvd;
+            q_quantize_row(LLM_TYPE_F16, k, c->k_cache + off, kvd);
+            q_quantize_row(LLM_TYPE_F16, c->v + (size_t)i * kvd, c->v_cache + off, kvd);
+        }
+        attention(c, l, n, b->seq);
+        matmul(c, c->xb, &L->wo, c->att_out, n);
+        for (size_t j = 0; j < (size_t)n * dim; j++) c->x[j] += c->xb[j];
+
+        for (int32_t i = 0; i < n; i++)
+            rmsnorm(c->xb + (size_t)i * dim, c->x + (size_t)i * dim, L->ffn_norm, dim, hp->rms_eps);
+        matmul(c, c->hb, &L->w_gate, c->xb, n);
+        matmul(c, c->hb2, &L->w_up, c->xb, n);
+        kern_silu_mul(c->hb, c->hb2, (size_t)n * ffn);
+        matmul(c, c->xb, &L->w_down, c->hb, n);
+        for (size_t j = 0; j < (size_t)n * dim; j++) c->x[j] += c->xb[j];
+    }
+
+    /* Logits only for the entries that want them, packed into xb rows. */
+    int32_t nl = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int want = b->logits ? b->logits[i] != 0 : i == n - 1;
+        c->logit_row[i] = want ? nl : -1;
+        if (want) {
+            rmsnorm(c->xb + (size_t)nl * dim, c->x + (size_t)i * dim, m->out_norm, dim,
+                    hp->rms_eps);
+            c->logit_src[nl++] = i;
+        }
+    }
+    for (int32_t i = n; i < c->n_batch; i++) c->logit_row[i] = -1;
+    if (nl > 0) matmul(c, c->logits, &m->output, c->xb, nl);
+    for (int32_t i = 0; i < n; i++) c->seq_len[b->seq[i]] = c->pos[i] + 1;
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* kernels: portable implementations of the compute loops (see kernels.h). */
+#include "kernels.h"
+#include "quant.h"
+
+#include <math.h>
+
+void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
+                        int32_t nrows, int32_t n_threads)
+{
+#pragma omp parallel for num_threads(n_threads) if (nrows > 1)
+    for (int32_t b = 0; b < nrows; b++)
+        q_quantize_row(dot_type, x + (size_t)b * n, (uint8_t *)dst + (size_t)b * row_bytes,
+                       (int64_t)n);
+}
+
+void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
+                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows,
+                 int32_t n_threads)
+{
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t r = 0; r < n_out; r++) {
+        const uint8_t *wr = w + (size_t)r * wrow_bytes;
+        for (int32_t b = 0; b < nrows; b++)
+            out[(size_t)b * out_stride + (size_t)r] =
+                q_dot_ref(wtype, wr, (const uint8_t *)x + (size_t)b * xrow_bytes, n_in);
+    }
+}
+
+void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
+                 int32_t n_pos, float scale, float *scratch, float *out)
+{
+    /* q is rounded to f16 like the K cache, as the reference does. */
+    float qh[512];
+    int32_t nq = hd < 512 ? hd : 512;
+    for (int32_t d = 0; d < nq; d++) qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
+    float max = -INFINITY;
+    for (int32_t t = 0; t < n_pos; t++) {
+        const uint16_t *kt = k + (size_t)t * kv_stride;
+        float s = 0.0f;
+        for (int32_t d = 0; d < nq; d++) s += qh[d] * q_f16_to_f32(kt[d]);
+        s *= scale;
+        scratch[t] = s;
+        if (s > max) max = s;
+    }
+    double sum = 0.0;
+    for (int32_t t = 0; t < n_pos; t++) {
+        float e = expf(scratch[t] - max);
+        scratch[t] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int32_t d = 0; d < hd; d++) out[d] = 0.0f;
+    for (int32_t t = 0; t < n_pos; t++) {
+        const uint16_t *vt = v + (size_t)t * kv_stride;
+        float p = scratch[t] * inv;
+        for (int32_t d = 0; d < hd; d++) out[d] += p * q_f16_to_f32(vt[d]);
+    }
+}
+
+void kern_silu_mul(float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}

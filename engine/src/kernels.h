@@ -1,0 +1,33 @@
+/* kernels: the engine's compute loops behind one small interface (engine
+ * internal). Each entry point picks its implementation at run time
+ * (portable C now; SIMD paths are selected by CPU features). OpenMP threads
+ * are used inside; callers pass the thread count.
+ */
+#ifndef KLLM_KERNELS_H
+#define KLLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Convert nrows rows of n floats (row stride n) into dot-type rows of
+ * row_bytes each at dst. */
+void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
+                        int32_t nrows, int32_t n_threads);
+
+/* out[b * out_stride + r] = dot(weight row r, activation row b) for
+ * r < n_out, b < nrows. Weight rows are wrow_bytes apart; activation rows
+ * (already in q_dot_type(wtype)) are xrow_bytes apart. */
+void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
+                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows,
+                 int32_t n_threads);
+
+/* One attention head for one query over positions [0, n_pos): scores into
+ * `scratch` (n_pos floats), softmax, out[hd] = sum p_t v_t. K and V rows are
+ * f16, kv_stride elements apart. */
+void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
+                 int32_t n_pos, float scale, float *scratch, float *out);
+
+/* g[i] = silu(g[i]) * u[i] */
+void kern_silu_mul(float *g, const float *u, size_t n);
+
+#endif
