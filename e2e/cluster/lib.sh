@@ -40,10 +40,19 @@ ensure_pkgs() {
 # choice). Two runs can still race between here and the bind; the callers
 # retry on a failed start.
 free_port() {
-    python3 - 2>/dev/null <<'PY' || perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1",LocalPort=>0,ReuseAddr=>1) or die; print $s->sockport(),"\n"'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-PY
+    perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+        LocalPort => 0, ReuseAddr => 1) or die "free_port: $!\n"; print $s->sockport(), "\n"'
+}
+
+# The directory that holds one cluster's state (certs, data, logs, pids).
+cluster_dir() {
+    echo "${KLLM_CLUSTER_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build/cluster}"
+}
+
+# Is pid alive and running the program whose path ends in $2?
+pid_is() {
+    [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
+    exe=$(tr '\0' ' ' <"/proc/$1/cmdline" | cut -d' ' -f1)
+    case "$exe" in *"$2") return 0 ;; esac
+    return 1
 }
