@@ -143,6 +143,16 @@ static int skip_value(struct cursor *c, uint32_t t, struct gguf_kv *kv, int dept
     return 0;
 }
 
+uint64_t gguf_kv_value_size(const struct gguf_file *f, const struct gguf_kv *kv)
+{
+    /* Re-walk the (already validated) value. */
+    struct cursor c = {kv->val, f->base + f->size};
+    if (kv->type == GGUF_ARR) c.p -= 12; /* arr type + count precede the elements */
+    const uint8_t *start = c.p;
+    skip_value(&c, kv->type, NULL, 0);
+    return (uint64_t)(c.p - start);
+}
+
 int gguf_str_eq(struct gguf_str s, const char *c)
 {
     size_t n = strlen(c);

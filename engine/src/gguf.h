@@ -95,6 +95,8 @@ int gguf_get_str(const struct gguf_file *f, const char *key, struct gguf_str *ou
 int gguf_kv_scalar(const struct gguf_kv *kv, double *out);
 /* Read a string at *p (already validated by gguf_parse) and advance p. */
 struct gguf_str gguf_next_str(const uint8_t **p);
+/* Bytes of kv's encoded value (after its u32 type), for copying it raw. */
+uint64_t gguf_kv_value_size(const struct gguf_file *f, const struct gguf_kv *kv);
 /* Size in bytes of one element of a fixed-size value type (0 for STR/ARR). */
 size_t gguf_vtype_size(uint32_t t);
 const char *gguf_vtype_name(uint32_t t);

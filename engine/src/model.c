@@ -173,26 +173,22 @@ static void copy_gstr(char *dst, size_t cap, struct gguf_str s)
     dst[n] = '\0';
 }
 
-int llm_model_load(const char *path, struct llm_model **out, char *errbuf, size_t errlen)
+int model_from_gguf(struct gguf_file *f, struct llm_model **out, char *why, size_t whylen)
 {
     struct llm_model *m = NULL;
-    char why[256] = "";
-    struct loader ld = {NULL, why, sizeof why};
+    struct loader ld = {f, why, whylen};
     int rc;
 
     *out = NULL;
     q_init();
     m = calloc(1, sizeof *m);
     if (!m) {
-        rc = LLM_ERR_NOMEM;
-        goto out;
+        gguf_close(f);
+        return LLM_ERR_NOMEM;
     }
-    rc = gguf_open(path, &m->gguf, errbuf, errlen);
-    if (rc < 0) goto out_quiet;
-    ld.f = m->gguf;
-
+    m->gguf = f;
     struct gguf_str s;
-    if (gguf_get_str(ld.f, "general.architecture", &s) < 0) {
+    if (gguf_get_str(f, "general.architecture", &s) < 0) {
         rc = fail(&ld, LLM_ERR_FORMAT, "no general.architecture in the file");
         goto out;
     }
@@ -202,25 +198,36 @@ int llm_model_load(const char *path, struct llm_model **out, char *errbuf, size_
                   "architecture '%s' is not supported (llama, mistral are)", m->arch);
         goto out;
     }
-    if (gguf_get_str(ld.f, "general.name", &s) == 0) copy_gstr(m->name, sizeof m->name, s);
-    if (gguf_get_str(ld.f, "tokenizer.chat_template", &s) == 0 && s.len < (1u << 20)) {
+    if (gguf_get_str(f, "general.name", &s) == 0) copy_gstr(m->name, sizeof m->name, s);
+    if (gguf_get_str(f, "tokenizer.chat_template", &s) == 0 && s.len < (1u << 20)) {
         m->chat_template = malloc(s.len + 1);
         if (!m->chat_template) {
-            rc = LLM_ERR_NOMEM;
+            rc = fail(&ld, LLM_ERR_NOMEM, "out of memory");
             goto out;
         }
         copy_gstr(m->chat_template, s.len + 1, s);
     }
     if ((rc = load_hparams(&ld, m)) < 0) goto out;
-    if ((rc = vocab_load(&m->vocab, ld.f, why, sizeof why)) < 0) goto out;
+    if ((rc = vocab_load(&m->vocab, f, why, whylen)) < 0) goto out;
     m->hp.n_vocab = m->vocab.n;
     if ((rc = load_tensors(&ld, m)) < 0) goto out;
     *out = m;
     return 0;
 out:
-    if (errbuf && errlen) snprintf(errbuf, errlen, "%s: %s", path, why[0] ? why : llm_strerror(rc));
-out_quiet:
     llm_model_free(m);
+    return rc;
+}
+
+int llm_model_load(const char *path, struct llm_model **out, char *errbuf, size_t errlen)
+{
+    struct gguf_file *f = NULL;
+    char why[256] = "";
+    *out = NULL;
+    int rc = gguf_open(path, &f, errbuf, errlen);
+    if (rc < 0) return rc;
+    rc = model_from_gguf(f, out, why, sizeof why);
+    if (rc < 0 && errbuf && errlen)
+        snprintf(errbuf, errlen, "%s: %s", path, why[0] ? why : llm_strerror(rc));
     return rc;
 }
 

@@ -76,6 +76,10 @@ struct llm_model {
     uint64_t n_params;
 };
 
+/* Builds a model from a parsed file, taking ownership of f (closed on
+ * failure too). why receives a one-line reason on failure. */
+int model_from_gguf(struct gguf_file *f, struct llm_model **out, char *why, size_t whylen);
+
 int vocab_load(struct vocab *v, const struct gguf_file *f, char *err, size_t errlen);
 void vocab_free(struct vocab *v);
 int32_t vocab_find(const struct vocab *v, const char *s, size_t len);

@@ -164,6 +164,28 @@ int32_t llm_sampler_sample(struct llm_sampler *s, const float *logits);
 /* Index of the largest value; ties go to the lowest index. */
 int32_t llm_argmax(const float *logits, int32_t n);
 
+/* ---- tools: inspection and synthetic models (used by the CLI and tests) ---- */
+
+/* Describe a GGUF file line by line (header, metadata, tensor table); each
+ * line (no newline) goes to `line`. Arrays are summarised. Returns 0 or
+ * LLM_ERR_* with a reason in err. Never reads outside the file. */
+int llm_gguf_inspect(const char *path, void (*line)(void *ud, const char *text), void *ud,
+                     char *err, size_t errlen);
+
+/* Write a LLaMA-shaped GGUF with random weights: N(0, scale^2) matrices,
+ * norms 1. The tokenizer is copied from vocab_from (a GGUF), or a byte-level
+ * vocabulary of 259 tokens is made when it is NULL. */
+struct llm_make_params {
+    const char *out_path;
+    int32_t type; /* LLM_TYPE_F32 / F16 / BF16 / Q8_0 / Q4_0 for the matrices */
+    int32_t dim, n_layers, n_heads, n_kv_heads, ffn_dim;
+    int32_t n_ctx; /* context_length to record (0: 2048) */
+    const char *vocab_from;
+    uint64_t seed;
+    float scale; /* 0: 0.02 */
+};
+int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen);
+
 /* ---- tensor types (GGUF / ggml ids) ---- */
 enum llm_type {
     LLM_TYPE_F32 = 0,
