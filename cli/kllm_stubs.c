@@ -1,3 +1,7 @@
 #include "kllm_cli.h"
 #include <stdio.h>
-int cli_bench(int argc, char **argv) { fputs("todo\n", stderr); return 1; }
+int cli_bench(int argc, char **argv)
+{
+    fputs("todo\n", stderr);
+    return 1;
+}

@@ -82,8 +82,10 @@ int cli_make_model(int argc, char **argv)
             return 0;
         }
         if (!(v = cli_value("make-model", argc, argv, &i))) return 2;
-        if (strcmp(a, "--out") == 0) p.out_path = v;
-        else if (strcmp(a, "--vocab-from") == 0) p.vocab_from = v;
+        if (strcmp(a, "--out") == 0)
+            p.out_path = v;
+        else if (strcmp(a, "--vocab-from") == 0)
+            p.vocab_from = v;
         else if (strcmp(a, "--type") == 0) {
             if (parse_type(v, &p.type) < 0) return 2;
         } else if (strcmp(a, "--seed") == 0) {

@@ -22,14 +22,17 @@ struct gguf_writer {
     uint64_t n_kv, n_t, t_cap;
     uint64_t data_size; /* running aligned size of the data section */
     FILE *fp;
-    char *path;     /* final name */
-    char *tmp_path; /* written here, renamed to path by gw_finish */
+    char *path;           /* final name */
+    char *tmp_path;       /* written here, renamed to path by gw_finish */
     uint64_t cur;         /* tensor being written */
     uint64_t cur_written; /* bytes of it written */
     int failed;
 };
 
-struct gguf_writer *gw_new(void) { return calloc(1, sizeof(struct gguf_writer)); }
+struct gguf_writer *gw_new(void)
+{
+    return calloc(1, sizeof(struct gguf_writer));
+}
 
 void gw_free(struct gguf_writer *w)
 {
@@ -140,7 +143,8 @@ int gw_tensor(struct gguf_writer *w, const char *name, uint32_t n_dims, const ui
               uint32_t type)
 {
     struct gguf_type_traits tt = gguf_type_traits(type);
-    if (tt.blck == 0 || n_dims == 0 || n_dims > GGUF_MAX_DIMS || ne[0] % tt.blck) return LLM_ERR_ARG;
+    if (tt.blck == 0 || n_dims == 0 || n_dims > GGUF_MAX_DIMS || ne[0] % tt.blck)
+        return LLM_ERR_ARG;
     if (w->n_t == w->t_cap) {
         uint64_t nc = w->t_cap ? w->t_cap * 2 : 64;
         struct tinfo *nt = realloc(w->t, sizeof *nt * nc);

@@ -28,11 +28,15 @@ static void show_str(char *dst, size_t cap, struct gguf_str s)
     size_t o = 0;
     for (uint64_t i = 0; i < s.len && o + 8 < cap; i++) {
         unsigned char ch = (unsigned char)s.ptr[i];
-        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", ch);
-        else dst[o++] = (char)ch;
+        if (ch < 0x20 || ch == 0x7f)
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", ch);
+        else
+            dst[o++] = (char)ch;
     }
-    if (o + 8 >= cap && cap > 4) memcpy(dst + o, "...", 4);
-    else dst[o] = '\0';
+    if (o + 8 >= cap && cap > 4)
+        memcpy(dst + o, "...", 4);
+    else
+        dst[o] = '\0';
 }
 
 static void show_value(char *dst, size_t cap, const struct gguf_kv *kv)
@@ -47,9 +51,12 @@ static void show_value(char *dst, size_t cap, const struct gguf_kv *kv)
         snprintf(dst, cap, "[%s x %llu]", gguf_vtype_name(kv->arr_type),
                  (unsigned long long)kv->arr_n);
     } else if (gguf_kv_scalar(kv, &d) == 0) {
-        if (kv->type == GGUF_F32 || kv->type == GGUF_F64) snprintf(dst, cap, "%g", d);
-        else if (kv->type == GGUF_BOOL) snprintf(dst, cap, "%s", d != 0 ? "true" : "false");
-        else snprintf(dst, cap, "%.0f", d);
+        if (kv->type == GGUF_F32 || kv->type == GGUF_F64)
+            snprintf(dst, cap, "%g", d);
+        else if (kv->type == GGUF_BOOL)
+            snprintf(dst, cap, "%s", d != 0 ? "true" : "false");
+        else
+            snprintf(dst, cap, "%.0f", d);
     } else {
         snprintf(dst, cap, "?");
     }
@@ -61,9 +68,10 @@ int llm_gguf_inspect(const char *path, void (*line)(void *ud, const char *text),
     struct gguf_file *f = NULL;
     int rc = gguf_open(path, &f, err, errlen);
     if (rc < 0) return rc;
-    emitf(line, ud, "file: %s (%zu bytes), GGUF v%u, %llu metadata keys, %llu tensors, alignment %u",
-          path, f->size, f->version, (unsigned long long)f->n_kv,
-          (unsigned long long)f->n_tensors, f->alignment);
+    emitf(line, ud,
+          "file: %s (%zu bytes), GGUF v%u, %llu metadata keys, %llu tensors, alignment %u", path,
+          f->size, f->version, (unsigned long long)f->n_kv, (unsigned long long)f->n_tensors,
+          f->alignment);
     emitf(line, ud, "metadata:");
     for (uint64_t i = 0; i < f->n_kv; i++) {
         char key[128], val[256];
@@ -191,10 +199,12 @@ int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen)
 
     q_init();
     if (!p->out_path || !q_type_supported((uint32_t)p->type) || p->dim < 32 || p->n_layers < 1 ||
-        p->n_heads < 1 || p->dim % p->n_heads || p->ffn_dim < 32 || p->dim % 32 || p->ffn_dim % 32 ||
+        p->n_heads < 1 || p->dim % p->n_heads || p->ffn_dim < 32 || p->dim % 32 ||
+        p->ffn_dim % 32 ||
         (p->n_kv_heads && (p->n_kv_heads > p->n_heads || p->n_heads % p->n_kv_heads))) {
-        snprintf(why, sizeof why, "invalid shape: dim and ffn must be multiples of 32, dim a "
-                                  "multiple of heads, heads a multiple of kv-heads");
+        snprintf(why, sizeof why,
+                 "invalid shape: dim and ffn must be multiples of 32, dim a "
+                 "multiple of heads, heads a multiple of kv-heads");
         goto out;
     }
     int32_t kvh = p->n_kv_heads ? p->n_kv_heads : p->n_heads;
@@ -240,9 +250,9 @@ int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen)
             const char *n;
             const uint64_t *ne;
             uint32_t nd;
-        } ts[] = {{"attn_norm", ne_norm, 1}, {"attn_q", sq, 2},   {"attn_k", kv, 2},
+        } ts[] = {{"attn_norm", ne_norm, 1}, {"attn_q", sq, 2},      {"attn_k", kv, 2},
                   {"attn_v", kv, 2},         {"attn_output", sq, 2}, {"ffn_norm", ne_norm, 1},
-                  {"ffn_gate", up, 2},       {"ffn_up", up, 2},   {"ffn_down", dn, 2}};
+                  {"ffn_gate", up, 2},       {"ffn_up", up, 2},      {"ffn_down", dn, 2}};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0] && rc == 0; i++) {
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, ts[i].n);
             rc = gw_tensor(w, name, ts[i].nd, ts[i].ne, ts[i].nd == 1 ? LLM_TYPE_F32 : mt);

@@ -1,0 +1,108 @@
+/* Tokenizer tests: the reference tokenizations of llama-2-tiny-random.gguf
+ * (engine/tests/data/REFERENCE.md) exactly, and text round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "kllm/engine.h"
+
+#define TINY "engine/tests/data/llama-2-tiny-random.gguf"
+
+static struct llm_model *model;
+
+static int setup(void **state)
+{
+    char err[256];
+    return llm_model_load(TINY, &model, err, sizeof err);
+}
+
+static int teardown(void **state)
+{
+    llm_model_free(model);
+    return 0;
+}
+
+static const struct {
+    const char *text;
+    int32_t ids[24];
+    int32_t n;
+} cases[] = {
+    {"Once upon a time", {1, 9038, 2501, 263, 931}, 5},
+    {"Hello world", {1, 15043, 3186}, 3},
+    {" Hello world", {1, 29871, 15043, 3186}, 4},
+    {"Hello  world", {1, 15043, 29871, 3186}, 4},
+    {"The quick brown fox jumps over the lazy dog.",
+     {1, 450, 4996, 17354, 1701, 29916, 432, 17204, 975, 278, 17366, 11203, 29889},
+     13},
+    {"2+2=4, 1234567890",
+     {1, 29871, 29906, 29974, 29906, 29922, 29946, 29892, 29871, 29896, 29906, 29941, 29946, 29945,
+      29953, 29955, 29947, 29929, 29900},
+     19},
+    {"na\xc3\xafve caf\xc3\xa9", {1, 1055, 30085, 345, 274, 28059}, 6},
+};
+
+static void test_reference_cases(void **state)
+{
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int32_t ids[64];
+        int32_t n = llm_tokenize(model, cases[c].text, strlen(cases[c].text), true, ids, 64);
+        assert_int_equal(n, cases[c].n);
+        for (int32_t i = 0; i < n; i++) assert_int_equal(ids[i], cases[c].ids[i]);
+    }
+}
+
+/* Detokenizing (piece by piece, as a stream would) gives the text back. */
+static void test_round_trip(void **state)
+{
+    const char *texts[] = {
+        "Once upon a time",    "Hello  world",
+        "2+2=4, 1234567890",   "na\xc3\xafve caf\xc3\xa9",
+        "tabs\tand\nnewlines", "\xe6\xbc\xa2\xe5\xad\x97 emoji \xf0\x9f\x98\x80"};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        int32_t ids[128];
+        int32_t n = llm_tokenize(model, texts[t], strlen(texts[t]), true, ids, 128);
+        assert_true(n > 1);
+        char out[256];
+        size_t len = 0;
+        for (int32_t i = 1; i < n; i++) {
+            int32_t k = llm_token_to_piece(model, ids[i - 1], ids[i], out + len, sizeof out - len);
+            assert_true(k >= 0);
+            len += (size_t)k;
+        }
+        out[len] = '\0';
+        assert_string_equal(out, texts[t]);
+    }
+}
+
+static void test_edges(void **state)
+{
+    int32_t ids[8];
+    assert_int_equal(llm_tokenize(model, "", 0, true, ids, 8), 1);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(llm_tokenize(model, "", 0, false, ids, 8), 0);
+    /* A short buffer reports the full count and writes only what fits. */
+    assert_int_equal(llm_tokenize(model, "Once upon a time", 16, true, ids, 2), 5);
+    assert_int_equal(ids[1], 9038);
+    /* Bytes that are not UTF-8 fall back to byte tokens. */
+    int32_t n = llm_tokenize(model, "\xff\xfe", 2, false, ids, 8);
+    assert_true(n >= 2);
+    char piece[8];
+    assert_int_equal(llm_token_to_piece(model, -1, 1, piece, sizeof piece), 0); /* BOS: control */
+    assert_int_equal(llm_token_to_piece(model, -1, 99999, piece, sizeof piece), LLM_ERR_ARG);
+    assert_true(llm_token_is_eog(model, 2));
+    assert_false(llm_token_is_eog(model, 3));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_cases),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_edges),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
