@@ -26,7 +26,10 @@ struct kube_client {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static void logmsg(const struct kube_client *c, enum kube_log_level lvl, const char *msg,
                    const char *const *kv)
@@ -34,7 +37,10 @@ static void logmsg(const struct kube_client *c, enum kube_log_level lvl, const c
     if (c->o.log.fn) c->o.log.fn(c->o.log.ud, lvl, msg, kv);
 }
 
-const struct kube_logger *kube_client_logger(const struct kube_client *c) { return &c->o.log; }
+const struct kube_logger *kube_client_logger(const struct kube_client *c)
+{
+    return &c->o.log;
+}
 
 static int dup_bytes(const unsigned char *src, size_t n, unsigned char **dst)
 {
@@ -383,7 +389,8 @@ static int perform(struct kube_client *c, const char *method, const char *path,
         rc = e == CURLE_OPERATION_TIMEDOUT ? KUBE_ETIMEDOUT : KUBE_EIO;
         status_set(st, 0, "Transport", errbuf[0] ? errbuf : curl_easy_strerror(e));
         logmsg(c, KUBE_LOG_DEBUG, "request failed",
-               (const char *const[]){"method", method, "path", path, "error", st ? st->message : curl_easy_strerror(e), NULL});
+               (const char *const[]){"method", method, "path", path, "error",
+                                     st ? st->message : curl_easy_strerror(e), NULL});
     } else if (code < 200 || code >= 300) {
         rc = http_error(code, s->buf, st);
     } else {
@@ -469,7 +476,8 @@ int kube_resource_path(const struct kube_resource *r, const char *ns, const char
         n = snprintf(buf, cap, "/apis/%s/%s", r->group, r->version);
     else
         n = snprintf(buf, cap, "/api/%s", r->version);
-    if (r->namespaced && ns && *ns) n += snprintf(buf + n, cap > (size_t)n ? cap - (size_t)n : 0, "/namespaces/%s", ns);
+    if (r->namespaced && ns && *ns)
+        n += snprintf(buf + n, cap > (size_t)n ? cap - (size_t)n : 0, "/namespaces/%s", ns);
     n += snprintf(buf + n, cap > (size_t)n ? cap - (size_t)n : 0, "/%s", r->resource);
     if (name) n += snprintf(buf + n, cap > (size_t)n ? cap - (size_t)n : 0, "/%s", name);
     if (name && sub) n += snprintf(buf + n, cap > (size_t)n ? cap - (size_t)n : 0, "/%s", sub);
@@ -495,8 +503,8 @@ static int parse_body(char *body, cJSON **out)
     return *out ? 0 : KUBE_EPARSE;
 }
 
-static int call_json(struct kube_client *c, const char *method, const char *path,
-                     const char *ctype, const cJSON *obj, cJSON **out, struct kube_status *st)
+static int call_json(struct kube_client *c, const char *method, const char *path, const char *ctype,
+                     const cJSON *obj, cJSON **out, struct kube_status *st)
 {
     char *req = NULL, *resp = NULL;
     int rc = 0;
@@ -512,16 +520,16 @@ static int call_json(struct kube_client *c, const char *method, const char *path
     return rc;
 }
 
-int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
-             const char *name, cJSON **out, struct kube_status *st)
+int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name,
+             cJSON **out, struct kube_status *st)
 {
     char path[PATH_MAX_LEN];
     int rc = kube_resource_path(r, ns, name, NULL, path, sizeof(path));
     return rc ? rc : call_json(c, "GET", path, NULL, NULL, out, st);
 }
 
-static int list_path(const struct kube_resource *r, const char *ns,
-                     const struct kube_list_opts *o, char *path, size_t cap)
+static int list_path(const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
+                     char *path, size_t cap)
 {
     char num[32];
     int rc = kube_resource_path(r, ns, NULL, NULL, path, cap);
@@ -547,8 +555,7 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 }
 
 int kube_list_all(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                  const struct kube_list_opts *o, cJSON **items, char **rv,
-                  struct kube_status *st)
+                  const struct kube_list_opts *o, cJSON **items, char **rv, struct kube_status *st)
 {
     int rc = 0;
     struct kube_list_opts lo = {0};
@@ -678,8 +685,10 @@ int kube_get_scale(struct kube_client *c, const struct kube_resource *r, const c
     int rc = kube_resource_path(r, ns, name, "scale", path, sizeof(path));
     if (!rc) rc = call_json(c, "GET", path, NULL, NULL, &s, st);
     if (rc) return rc;
-    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "spec"), "replicas");
-    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "status"), "replicas");
+    const cJSON *sp =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "spec"), "replicas");
+    const cJSON *ss =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "status"), "replicas");
     if (spec_replicas) *spec_replicas = cJSON_IsNumber(sp) ? (int32_t)sp->valuedouble : 0;
     if (status_replicas) *status_replicas = cJSON_IsNumber(ss) ? (int32_t)ss->valuedouble : 0;
     cJSON_Delete(s);
@@ -720,9 +729,18 @@ const char *kube_obj_str(const cJSON *obj, const char *dotted_path)
     return cJSON_IsString(cur) ? cur->valuestring : NULL;
 }
 
-const char *kube_obj_name(const cJSON *obj) { return kube_obj_str(obj, "metadata.name"); }
-const char *kube_obj_namespace(const cJSON *obj) { return kube_obj_str(obj, "metadata.namespace"); }
-const char *kube_obj_rv(const cJSON *obj) { return kube_obj_str(obj, "metadata.resourceVersion"); }
+const char *kube_obj_name(const cJSON *obj)
+{
+    return kube_obj_str(obj, "metadata.name");
+}
+const char *kube_obj_namespace(const cJSON *obj)
+{
+    return kube_obj_str(obj, "metadata.namespace");
+}
+const char *kube_obj_rv(const cJSON *obj)
+{
+    return kube_obj_str(obj, "metadata.resourceVersion");
+}
 
 int kube_obj_key(const cJSON *obj, char *buf, size_t cap)
 {

@@ -28,6 +28,7 @@ int kube_read_file(const char *path, size_t cap, char **out, size_t *len)
     int rc = 0;
     char *buf = NULL;
     size_t n = 0, sz = 0;
+    if (!path || !out) return KUBE_EINVAL;
     FILE *f = fopen(path, "rb");
     if (!f) return errno == ENOENT ? KUBE_ENOTFOUND : KUBE_EIO;
     for (;;) {
@@ -127,7 +128,8 @@ static yaml_node_t *ymap_get(yaml_document_t *d, yaml_node_t *map, const char *k
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(d, p->key);
-        if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+        if (k && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0)
             return yaml_document_get_node(d, p->value);
     }
     return NULL;
@@ -191,8 +193,8 @@ static int decode_field(const char *s, unsigned char **out, size_t *len)
     return kube_base64_decode(s, out, len);
 }
 
-int kube_config_load_file(struct kube_config *cfg, const char *path, const char *context,
-                          char *err, size_t errlen)
+int kube_config_load_file(struct kube_config *cfg, const char *path, const char *context, char *err,
+                          size_t errlen)
 {
     int rc = 0, have_doc = 0, have_parser = 0;
     char *text = NULL, *dir = NULL, *home_path = NULL;

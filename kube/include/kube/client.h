@@ -50,8 +50,8 @@ struct kube_client_opts {
 /* The Status an API server sends with an error (or synthesised from the
  * HTTP code when the body is not a Status). */
 struct kube_status {
-    int32_t code;       /* HTTP status; 0 when no response arrived */
-    char reason[64];    /* e.g. "NotFound", "Conflict", "Expired" */
+    int32_t code;    /* HTTP status; 0 when no response arrived */
+    char reason[64]; /* e.g. "NotFound", "Conflict", "Expired" */
     char message[512];
 };
 
@@ -104,8 +104,8 @@ struct kube_list_opts {
     const char *resource_version;
 };
 
-int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
-             const char *name, cJSON **out, struct kube_status *st);
+int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name,
+             cJSON **out, struct kube_status *st);
 /* One page. *out is the List object: .items, .metadata.resourceVersion,
  * .metadata.continue (absent or "" on the last page). */
 int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns,
@@ -113,8 +113,7 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 /* Every page, following continue; *items is a new JSON array, *rv the
  * collection's resourceVersion (heap). */
 int kube_list_all(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                  const struct kube_list_opts *o, cJSON **items, char **rv,
-                  struct kube_status *st);
+                  const struct kube_list_opts *o, cJSON **items, char **rv, struct kube_status *st);
 int kube_create(struct kube_client *c, const struct kube_resource *r, const char *ns,
                 const cJSON *obj, cJSON **out, struct kube_status *st);
 /* PUT; obj must carry metadata.resourceVersion for optimistic concurrency:

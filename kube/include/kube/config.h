@@ -22,26 +22,26 @@
 #include <stddef.h>
 
 struct kube_config {
-    char *server;             /* "https://host:port", no trailing slash */
-    char *ca_file;            /* PEM bundle path, or NULL */
-    unsigned char *ca_data;   /* PEM bytes, or NULL */
+    char *server;           /* "https://host:port", no trailing slash */
+    char *ca_file;          /* PEM bundle path, or NULL */
+    unsigned char *ca_data; /* PEM bytes, or NULL */
     size_t ca_len;
-    char *cert_file;          /* client certificate (PEM) */
+    char *cert_file; /* client certificate (PEM) */
     unsigned char *cert_data;
     size_t cert_len;
-    char *key_file;           /* client key (PEM) */
+    char *key_file; /* client key (PEM) */
     unsigned char *key_data;
     size_t key_len;
-    char *token;              /* bearer token, or NULL */
-    char *token_file;         /* re-read on change by the transport */
+    char *token;      /* bearer token, or NULL */
+    char *token_file; /* re-read on change by the transport */
     int insecure_skip_tls_verify;
-    char *namespace_;         /* context namespace; "default" if unset */
+    char *namespace_; /* context namespace; "default" if unset */
 };
 
 /* Load path (NULL: $KUBECONFIG, else ~/.kube/config); context NULL means
  * current-context. 0, KUBE_ECONFIG, KUBE_EPARSE, KUBE_EIO or KUBE_ENOMEM. */
-int kube_config_load_file(struct kube_config *cfg, const char *path, const char *context,
-                          char *err, size_t errlen);
+int kube_config_load_file(struct kube_config *cfg, const char *path, const char *context, char *err,
+                          size_t errlen);
 
 /* sa_dir NULL: /var/run/secrets/kubernetes.io/serviceaccount. */
 int kube_config_load_incluster(struct kube_config *cfg, const char *sa_dir, char *err,
