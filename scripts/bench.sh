@@ -1,0 +1,35 @@
+#!/bin/sh
+# make bench: the engine benchmark table of issue 3 (random-weight LLaMA
+# shapes, Llama-2 vocabulary), generated into bench-models/ when absent,
+# then the agent's load benchmark if it is built. Figures are printed, never
+# asserted. KLLM_BENCH_MODELS="small-q8_0 ..." narrows the set; KLLM_BENCH_REPS
+# sets -r (default 3).
+set -eu
+KLLM=build/bin/kllm
+VOCAB=engine/tests/data/llama-2-tiny-random.gguf
+DIR=${KLLM_BENCH_DIR:-bench-models}
+REPS=${KLLM_BENCH_REPS:-3}
+THREADS=${KLLM_BENCH_THREADS:-2}
+MODELS=${KLLM_BENCH_MODELS:-"small-f16 small-q8_0 medium-f16 medium-q8_0"}
+mkdir -p "$DIR"
+for name in $MODELS; do
+    size=${name%-*}
+    type=${name#*-}
+    case $size in
+    small) shape="--dim 768 --layers 12 --heads 12 --ffn 2048" ;;
+    medium) shape="--dim 2048 --layers 22 --heads 32 --kv-heads 4 --ffn 5632" ;;
+    *) echo "bench: unknown model size '$size'" >&2; exit 2 ;;
+    esac
+    f="$DIR/$name.gguf"
+    if [ ! -f "$f" ]; then
+        echo "bench: generating $f"
+        # shellcheck disable=SC2086
+        $KLLM make-model --out "$f" --type "$type" $shape --vocab-from "$VOCAB" --seed 1
+    fi
+    echo "== $name ($THREADS threads)"
+    $KLLM bench -m "$f" -t "$THREADS" -p 128 -n 128 -b 1,4,8 -r "$REPS"
+done
+if [ -x agent/tests/bench.sh ]; then
+    echo "== agent load test"
+    agent/tests/bench.sh
+fi
