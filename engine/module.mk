@@ -16,3 +16,19 @@ TEST_BINS += $(ENGINE_TESTS)
 $(BUILD)/tests/engine/%: $(BUILD)/engine/tests/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(ENGINE_LDLIBS) $(LDLIBS)
+
+# make fuzz: libFuzzer on the GGUF reader + model builder (clang, ASan, UBSan).
+# FUZZ_SECONDS bounds the run; findings land in build/fuzz/ as crash-* files.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build/fuzz
+$(FUZZ_DIR)/fuzz_gguf: engine/fuzz/fuzz_gguf.c $(ENGINE_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -fopenmp -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Iengine/include -Iengine/src -o $@ $^ -lm
+fuzz: deps-quiet $(FUZZ_DIR)/fuzz_gguf $(KLLM_BIN)
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q8_0.gguf --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32
+	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q4_0.gguf --type q4_0 --dim 32 --layers 1 --heads 4 --kv-heads 2 --ffn 64
+	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-f16.gguf --type f16 --dim 32 --layers 2 --heads 2 --ffn 32
+	cd $(FUZZ_DIR) && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    -rss_limit_mb=4096 corpus

@@ -115,6 +115,16 @@ uint32_t q_dot_type(uint32_t wtype)
     return wtype == LLM_TYPE_Q4_0 ? LLM_TYPE_Q8_0 : wtype;
 }
 
+/* Float to a clamped integer; NaN (from non-finite weights or activations)
+ * becomes 0 instead of undefined behaviour. */
+static int clamp_round(float v, int lo, int hi)
+{
+    if (isnan(v)) return 0;
+    if (v <= (float)lo) return lo;
+    if (v >= (float)hi) return hi;
+    return (int)roundf(v);
+}
+
 static void quantize_q8_0(const float *x, struct block_q8_0 *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK; b++) {
@@ -124,7 +134,7 @@ static void quantize_q8_0(const float *x, struct block_q8_0 *y, int64_t n)
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = q_f32_to_f16(d);
-        for (int j = 0; j < QK; j++) y[b].qs[j] = (int8_t)roundf(xb[j] * id);
+        for (int j = 0; j < QK; j++) y[b].qs[j] = (int8_t)clamp_round(xb[j] * id, -127, 127);
     }
 }
 
@@ -143,10 +153,9 @@ static void quantize_q4_0(const float *x, struct block_q4_0 *y, int64_t n)
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = q_f32_to_f16(d);
         for (int j = 0; j < QK / 2; j++) {
-            int lo = (int)(xb[j] * id + 8.5f);
-            int hi = (int)(xb[j + QK / 2] * id + 8.5f);
-            lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
-            hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+            /* truncation of x/d + 8.5, i.e. round half up around the offset 8 */
+            int lo = clamp_round(floorf(xb[j] * id + 8.5f), 0, 15);
+            int hi = clamp_round(floorf(xb[j + QK / 2] * id + 8.5f), 0, 15);
             y[b].qs[j] = (uint8_t)(lo | (hi << 4));
         }
     }
