@@ -3,6 +3,60 @@
 #include "quant.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+
+static int cpu_has(int path)
+{
+    if (path == KERN_SCALAR) return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == KERN_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+#endif
+    return 0;
+}
+
+static int current = -1;
+
+const char *kern_path_name(int path)
+{
+    static const char *const names[KERN_PATH_COUNT] = {"scalar", "avx2"};
+    return path >= 0 && path < KERN_PATH_COUNT ? names[path] : "?";
+}
+
+int kern_path(void)
+{
+    if (current < 0) {
+        int best = KERN_SCALAR;
+        for (int p = KERN_PATH_COUNT - 1; p > 0; p--) {
+            if (cpu_has(p)) {
+                best = p;
+                break;
+            }
+        }
+        const char *env = getenv("KLLM_KERNELS");
+        for (int p = 0; env && p < KERN_PATH_COUNT; p++) {
+            if (strcmp(env, kern_path_name(p)) == 0 && cpu_has(p)) best = p;
+        }
+        current = best;
+    }
+    return current;
+}
+
+int kern_force_path(int path)
+{
+    if (path < 0 || path >= KERN_PATH_COUNT || !cpu_has(path)) return -1;
+    current = path;
+    return 0;
+}
+
+float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n)
+{
+    return kern_path() == KERN_AVX2 ? kern_dot_avx2(wtype, w, x, n) : q_dot_ref(wtype, w, x, n);
+}
 
 void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
                         int32_t nrows, int32_t n_threads)
@@ -17,12 +71,16 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
                  const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows,
                  int32_t n_threads)
 {
+    float (*dot)(uint32_t, const void *, const void *, int64_t) =
+        kern_path() == KERN_AVX2 ? kern_dot_avx2 : q_dot_ref;
+    /* Each weight row is read once and used for every activation row while
+     * it is hot in L1; the activation rows stay in L2. */
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t r = 0; r < n_out; r++) {
         const uint8_t *wr = w + (size_t)r * wrow_bytes;
         for (int32_t b = 0; b < nrows; b++)
             out[(size_t)b * out_stride + (size_t)r] =
-                q_dot_ref(wtype, wr, (const uint8_t *)x + (size_t)b * xrow_bytes, n_in);
+                dot(wtype, wr, (const uint8_t *)x + (size_t)b * xrow_bytes, n_in);
     }
 }
 

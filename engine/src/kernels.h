@@ -9,6 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Implementations ("paths"). The default is the best the CPU supports, or
+ * what KLLM_KERNELS=scalar|avx2 in the environment names. */
+enum kern_path { KERN_SCALAR = 0, KERN_AVX2 = 1, KERN_PATH_COUNT };
+int kern_path(void);
+const char *kern_path_name(int path);
+/* Select a path (tests, benchmarks): 0, or -1 when the CPU lacks it.
+ * Not thread-safe: call before decoding starts. */
+int kern_force_path(int path);
+/* Row dot product on the current path (see quant.h for the formats). */
+float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n);
+
 /* Convert nrows rows of n floats (row stride n) into dot-type rows of
  * row_bytes each at dst. */
 void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,

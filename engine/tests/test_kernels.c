@@ -1,0 +1,100 @@
+/* Kernel paths against the scalar reference: every path the CPU has, every
+ * weight type, awkward lengths; then the reference greedy ids on each path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "kllm/engine.h"
+#include "quant.h"
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) * 0x1.0p-52 - 1.0);
+}
+
+static void test_dot_paths(void **state)
+{
+    q_init();
+    const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+                              LLM_TYPE_Q4_0};
+    const int64_t lens[] = {32, 64, 96, 160, 768, 2080};
+    static float w[2080], x[2080];
+    static uint8_t wq[2080 * 4], xq[2080 * 4];
+    int tested = 0;
+    for (int path = 0; path < KERN_PATH_COUNT; path++) {
+        if (kern_force_path(path) < 0) {
+            print_message("kernel path %s: not supported by this CPU, skipped\n",
+                          kern_path_name(path));
+            continue;
+        }
+        tested++;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+                int64_t n = lens[l];
+                for (int64_t i = 0; i < n; i++) {
+                    w[i] = frand();
+                    x[i] = frand() * 3.0f;
+                }
+                q_quantize_row(types[t], w, wq, n);
+                q_quantize_row(q_dot_type(types[t]), x, xq, n);
+                float ref = q_dot_ref(types[t], wq, xq, n);
+                float got = kern_dot(types[t], wq, xq, n);
+                float tol = 1e-5f * (float)n;
+                if (fabsf(got - ref) > tol)
+                    fail_msg("path %s type %s n %lld: %g vs reference %g", kern_path_name(path),
+                             llm_type_name((int32_t)types[t]), (long long)n, (double)got,
+                             (double)ref);
+            }
+        }
+    }
+    assert_true(tested >= 1);
+    kern_force_path(KERN_SCALAR);
+}
+
+static void test_greedy_every_path(void **state)
+{
+    static const int32_t ref[16] = {17196, 5211,  21440, 25431, 7455,  3285, 29710, 4660,
+                                    29509, 31364, 19741, 8021,  29710, 4660, 29509, 31364};
+    struct llm_model *m = NULL;
+    char err[256];
+    assert_int_equal(
+        llm_model_load("engine/tests/data/llama-2-tiny-random.gguf", &m, err, sizeof err), 0);
+    for (int path = 0; path < KERN_PATH_COUNT; path++) {
+        if (kern_force_path(path) < 0) continue;
+        struct llm_ctx *c = llm_ctx_new(m, NULL);
+        assert_non_null(c);
+        int32_t toks[8], seq[8] = {0};
+        int32_t n = llm_tokenize(m, "Once upon a time", 16, true, toks, 8);
+        struct llm_batch b = {.n = n, .tokens = toks, .seq = seq};
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(llm_decode_batch(c, &b), 0);
+            toks[0] = llm_argmax(llm_get_logits(c, b.n - 1), llm_model_n_vocab(m));
+            if (toks[0] != ref[i])
+                fail_msg("path %s: token %d is %d, reference %d", kern_path_name(path), i, toks[0],
+                         ref[i]);
+            b.n = 1;
+        }
+        llm_ctx_free(c);
+    }
+    llm_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dot_paths),
+        cmocka_unit_test(test_greedy_every_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
