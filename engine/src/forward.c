@@ -149,16 +149,37 @@ const float *llm_get_logits(const struct llm_ctx *c, int32_t i)
     return c->logits + (size_t)c->logit_row[i] * (size_t)c->m->hp.n_vocab;
 }
 
-/* out[b][r] = W row r . x[b] for b < nrows (out row stride = w->n_out). */
+/* outs[i][b][r] = ws[i] row r . x[b] for the n weights that share input x.
+ * The input is quantized once per dot type. Called by every thread; ends
+ * with a barrier, so the outputs are complete on return. */
+static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
+                    const struct wmat *const *ws, float *const *outs)
+{
+    uint32_t done_type = UINT32_MAX;
+    for (int i = 0; i < n; i++) {
+        const struct wmat *w = ws[i];
+        uint32_t dt = q_dot_type(w->type);
+        size_t qb = q_row_bytes(dt, w->n_in);
+        if (dt != done_type) {
+#pragma omp barrier
+            kern_quantize_rows(dt, x, (size_t)w->n_in, c->xq, qb, nrows);
+#pragma omp barrier
+            done_type = dt;
+        }
+        kern_matmul(w->type, w->data, w->row_bytes, w->n_in, w->n_out, c->xq, qb, outs[i],
+                    (size_t)w->n_out, nrows);
+        /* a later weight with another dot type re-quantizes: wait for readers */
+        if (i + 1 < n && q_dot_type(ws[i + 1]->type) != dt) {
+#pragma omp barrier
+        }
+    }
+#pragma omp barrier
+}
+
 static void matmul(struct llm_ctx *c, float *out, const struct wmat *w, const float *x,
                    int32_t nrows)
 {
-    uint32_t dt = q_dot_type(w->type);
-    size_t qb = q_row_bytes(dt, w->n_in);
-    uint8_t *xq = c->xq;
-    kern_quantize_rows(dt, x, (size_t)w->n_in, xq, qb, nrows, c->n_threads);
-    kern_matmul(w->type, w->data, w->row_bytes, w->n_in, w->n_out, xq, qb, out, (size_t)w->n_out,
-                nrows, c->n_threads);
+    matmuls(c, x, nrows, 1, &w, &out);
 }
 
 static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
@@ -194,14 +215,14 @@ static void attention(struct llm_ctx *c, int32_t layer, int32_t nrows, const int
     const int32_t hd = hp->head_dim, kvd = hp->kv_dim, group = hp->n_heads / hp->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)hd);
     const int32_t work = nrows * hp->n_heads;
-#pragma omp parallel for num_threads(c->n_threads) schedule(dynamic, 1)
+    float *sc = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
+#pragma omp for schedule(dynamic, 1)
     for (int32_t wi = 0; wi < work; wi++) {
         int32_t b = wi / hp->n_heads, h = wi % hp->n_heads;
         int32_t s = seq[b], p = c->pos[b];
         size_t base = ((size_t)layer * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx;
         const uint16_t *kc = c->k_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
         const uint16_t *vc = c->v_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
-        float *sc = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
         float *out = c->att_out + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd;
         kern_attend(c->q + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd, kc, vc,
                     (size_t)kvd, hd, p + 1, scale, sc, out);
@@ -222,27 +243,29 @@ static int plan_batch(struct llm_ctx *c, const struct llm_batch *b)
     return 0;
 }
 
-int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)
+/* The whole forward pass, run by every thread of one parallel region. */
+static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
 {
-    int rc = plan_batch(c, b);
-    if (rc < 0) return rc;
     const struct llm_model *m = c->m;
     const struct hparams *hp = &m->hp;
     const int32_t n = b->n, dim = hp->dim, kvd = hp->kv_dim, ffn = hp->ffn_dim;
 
+#pragma omp for schedule(static)
     for (int32_t i = 0; i < n; i++) {
         q_dequantize_row(m->tok_embd.type,
                          m->tok_embd.data + (size_t)b->tokens[i] * m->tok_embd.row_bytes,
-                         c->x + (size_t)i * (size_t)dim, dim);
+                         c->x + (size_t)i * dim, dim);
     }
     for (int32_t l = 0; l < hp->n_layers; l++) {
         const struct layer *L = &m->layers[l];
+#pragma omp for schedule(static)
         for (int32_t i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * dim, c->x + (size_t)i * dim, L->attn_norm, dim,
                     hp->rms_eps);
-        matmul(c, c->q, &L->wq, c->xb, n);
-        matmul(c, c->k, &L->wk, c->xb, n);
-        matmul(c, c->v, &L->wv, c->xb, n);
+        const struct wmat *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->k, c->v};
+        matmuls(c, c->xb, n, 3, qkv, qkv_out);
+#pragma omp for schedule(static)
         for (int32_t i = 0; i < n; i++) {
             float *q = c->q + (size_t)i * dim, *k = c->k + (size_t)i * kvd;
             rope(q, hp->n_heads, hp->head_dim, hp->rope_dim, hp->rope_base, c->pos[i]);
@@ -254,30 +277,40 @@ int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)
         }
         attention(c, l, n, b->seq);
         matmul(c, c->xb, &L->wo, c->att_out, n);
-        for (size_t j = 0; j < (size_t)n * dim; j++) c->x[j] += c->xb[j];
-
+        kern_add(c->x, c->xb, (size_t)n * dim);
+#pragma omp barrier
+#pragma omp for schedule(static)
         for (int32_t i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * dim, c->x + (size_t)i * dim, L->ffn_norm, dim, hp->rms_eps);
-        matmul(c, c->hb, &L->w_gate, c->xb, n);
-        matmul(c, c->hb2, &L->w_up, c->xb, n);
+        const struct wmat *gu[2] = {&L->w_gate, &L->w_up};
+        float *gu_out[2] = {c->hb, c->hb2};
+        matmuls(c, c->xb, n, 2, gu, gu_out);
         kern_silu_mul(c->hb, c->hb2, (size_t)n * ffn);
+#pragma omp barrier
         matmul(c, c->xb, &L->w_down, c->hb, n);
-        for (size_t j = 0; j < (size_t)n * dim; j++) c->x[j] += c->xb[j];
+        kern_add(c->x, c->xb, (size_t)n * dim);
+#pragma omp barrier
     }
-
     /* Logits only for the entries that want them, packed into xb rows. */
-    int32_t nl = 0;
-    for (int32_t i = 0; i < n; i++) {
-        int want = b->logits ? b->logits[i] != 0 : i == n - 1;
-        c->logit_row[i] = want ? nl : -1;
-        if (want) {
-            rmsnorm(c->xb + (size_t)nl * dim, c->x + (size_t)i * dim, m->out_norm, dim,
-                    hp->rms_eps);
-            c->logit_src[nl++] = i;
-        }
-    }
-    for (int32_t i = n; i < c->n_batch; i++) c->logit_row[i] = -1;
+#pragma omp for schedule(static)
+    for (int32_t j = 0; j < nl; j++)
+        rmsnorm(c->xb + (size_t)j * dim, c->x + (size_t)c->logit_src[j] * dim, m->out_norm, dim,
+                hp->rms_eps);
     if (nl > 0) matmul(c, c->logits, &m->output, c->xb, nl);
-    for (int32_t i = 0; i < n; i++) c->seq_len[b->seq[i]] = c->pos[i] + 1;
+}
+
+int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)
+{
+    int rc = plan_batch(c, b);
+    if (rc < 0) return rc;
+    int32_t nl = 0;
+    for (int32_t i = 0; i < c->n_batch; i++) {
+        int want = i < b->n && (b->logits ? b->logits[i] != 0 : i == b->n - 1);
+        c->logit_row[i] = want ? nl : -1;
+        if (want) c->logit_src[nl++] = i;
+    }
+#pragma omp parallel num_threads(c->n_threads)
+    forward(c, b, nl);
+    for (int32_t i = 0; i < b->n; i++) c->seq_len[b->seq[i]] = c->pos[i] + 1;
     return 0;
 }

@@ -6,7 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* kernels_avx2.c */
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                    float out[4]);
+void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
+                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
 
 static int cpu_has(int path)
 {
@@ -59,43 +64,52 @@ float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n)
 }
 
 void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
-                        int32_t nrows, int32_t n_threads)
+                        int32_t nrows)
 {
-#pragma omp parallel for num_threads(n_threads) if (nrows > 1)
+#pragma omp for schedule(static) nowait
     for (int32_t b = 0; b < nrows; b++)
         q_quantize_row(dot_type, x + (size_t)b * n, (uint8_t *)dst + (size_t)b * row_bytes,
                        (int64_t)n);
 }
 
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
-                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows,
-                 int32_t n_threads)
+                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows)
 {
-    float (*dot)(uint32_t, const void *, const void *, int64_t) =
-        kern_path() == KERN_AVX2 ? kern_dot_avx2 : q_dot_ref;
-    /* Each weight row is read once and used for every activation row while
-     * it is hot in L1; the activation rows stay in L2. */
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+    const int avx2 = kern_path() == KERN_AVX2;
+    const uint8_t *xb = x;
+    /* Each weight row is read once and used for every activation row, four
+     * at a time from registers; the activation rows stay in L1/L2. */
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < n_out; r++) {
         const uint8_t *wr = w + (size_t)r * wrow_bytes;
-        for (int32_t b = 0; b < nrows; b++)
-            out[(size_t)b * out_stride + (size_t)r] =
-                dot(wtype, wr, (const uint8_t *)x + (size_t)b * xrow_bytes, n_in);
+        int32_t b = 0;
+        if (avx2) {
+            for (; b + 4 <= nrows; b += 4) {
+                float o[4];
+                kern_dot4_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o);
+                for (int j = 0; j < 4; j++) out[(size_t)(b + j) * out_stride + (size_t)r] = o[j];
+            }
+            for (; b < nrows; b++)
+                out[(size_t)b * out_stride + (size_t)r] =
+                    kern_dot_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
+        } else {
+            for (; b < nrows; b++)
+                out[(size_t)b * out_stride + (size_t)r] =
+                    q_dot_ref(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
+        }
     }
 }
 
-void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
-                 int32_t n_pos, float scale, float *scratch, float *out)
+static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
+                       int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
 {
-    /* q is rounded to f16 like the K cache, as the reference does. */
     float qh[512];
-    int32_t nq = hd < 512 ? hd : 512;
-    for (int32_t d = 0; d < nq; d++) qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
+    for (int32_t d = 0; d < hd; d++) qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
     float max = -INFINITY;
     for (int32_t t = 0; t < n_pos; t++) {
         const uint16_t *kt = k + (size_t)t * kv_stride;
         float s = 0.0f;
-        for (int32_t d = 0; d < nq; d++) s += qh[d] * q_f16_to_f32(kt[d]);
+        for (int32_t d = 0; d < hd; d++) s += qh[d] * q_f16_to_f32(kt[d]);
         s *= scale;
         scratch[t] = s;
         if (s > max) max = s;
@@ -115,7 +129,23 @@ void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv
     }
 }
 
+void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
+                 int32_t n_pos, float scale, float *scratch, float *out)
+{
+    if (kern_path() == KERN_AVX2 && hd % 8 == 0)
+        kern_attend_avx2(q, k, v, kv_stride, hd, n_pos, scale, scratch, out);
+    else
+        attend_ref(q, k, v, kv_stride, hd, n_pos, scale, scratch, out);
+}
+
 void kern_silu_mul(float *g, const float *u, size_t n)
 {
+#pragma omp for schedule(static) nowait
     for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void kern_add(float *x, const float *y, size_t n)
+{
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
 }

@@ -1,7 +1,13 @@
 /* kernels: the engine's compute loops behind one small interface (engine
- * internal). Each entry point picks its implementation at run time
- * (portable C now; SIMD paths are selected by CPU features). OpenMP threads
- * are used inside; callers pass the thread count.
+ * internal). Each entry point picks its implementation ("path") at run time
+ * from the CPU's features: portable C, or AVX2+FMA+F16C.
+ *
+ * Threads: the forward pass runs inside ONE OpenMP parallel region per
+ * llm_decode_batch call (a persistent team, no fork/join per op). The
+ * kern_*_rows / kern_matmul / kern_attend_rows functions contain orphaned
+ * `omp for nowait` loops: every thread of the team must call them, and the
+ * caller places `#pragma omp barrier` where a later op reads their output.
+ * Called outside a parallel region they simply run serially.
  */
 #ifndef KLLM_KERNELS_H
 #define KLLM_KERNELS_H
@@ -9,36 +15,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Implementations ("paths"). The default is the best the CPU supports, or
- * what KLLM_KERNELS=scalar|avx2 in the environment names. */
+/* The default path is the best the CPU supports, or what KLLM_KERNELS=
+ * scalar|avx2 in the environment names. */
 enum kern_path { KERN_SCALAR = 0, KERN_AVX2 = 1, KERN_PATH_COUNT };
 int kern_path(void);
 const char *kern_path_name(int path);
 /* Select a path (tests, benchmarks): 0, or -1 when the CPU lacks it.
  * Not thread-safe: call before decoding starts. */
 int kern_force_path(int path);
-/* Row dot product on the current path (see quant.h for the formats). */
+/* Row dot product on the current path (formats in quant.h). */
 float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n);
 
 /* Convert nrows rows of n floats (row stride n) into dot-type rows of
- * row_bytes each at dst. */
+ * row_bytes each at dst. Work-shared by rows. */
 void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
-                        int32_t nrows, int32_t n_threads);
+                        int32_t nrows);
 
 /* out[b * out_stride + r] = dot(weight row r, activation row b) for
  * r < n_out, b < nrows. Weight rows are wrow_bytes apart; activation rows
- * (already in q_dot_type(wtype)) are xrow_bytes apart. */
+ * (already in q_dot_type(wtype)) are xrow_bytes apart. Work-shared by
+ * output rows; each weight row is used for 4 activation rows at a time. */
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
-                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows,
-                 int32_t n_threads);
+                 const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows);
 
 /* One attention head for one query over positions [0, n_pos): scores into
  * `scratch` (n_pos floats), softmax, out[hd] = sum p_t v_t. K and V rows are
- * f16, kv_stride elements apart. */
+ * f16, kv_stride elements apart; q is rounded to f16 like K. */
 void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
                  int32_t n_pos, float scale, float *scratch, float *out);
 
-/* g[i] = silu(g[i]) * u[i] */
+/* g[i] = silu(g[i]) * u[i] over n elements, work-shared. */
 void kern_silu_mul(float *g, const float *u, size_t n);
+/* x[i] += y[i], work-shared. */
+void kern_add(float *x, const float *y, size_t n);
 
 #endif

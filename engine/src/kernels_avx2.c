@@ -10,8 +10,14 @@
 #include "quant.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
 
 AVX2 static inline float hsum_ps(__m256 v)
 {
@@ -37,8 +43,8 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t nb = n / QK, k = 0;
     for (; k + 1 < nb; k += 2) {
-        __m256 d0 = _mm256_set1_ps(q_f16_to_f32(a[k].d) * q_f16_to_f32(b[k].d));
-        __m256 d1 = _mm256_set1_ps(q_f16_to_f32(a[k + 1].d) * q_f16_to_f32(b[k + 1].d));
+        __m256 d0 = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
+        __m256 d1 = _mm256_set1_ps(h2f(a[k + 1].d) * h2f(b[k + 1].d));
         __m256 p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
                            _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
         __m256 p1 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k + 1].qs),
@@ -47,7 +53,7 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
         acc1 = _mm256_fmadd_ps(d1, p1, acc1);
     }
     for (; k < nb; k++) {
-        __m256 d = _mm256_set1_ps(q_f16_to_f32(a[k].d) * q_f16_to_f32(b[k].d));
+        __m256 d = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
         __m256 p = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
                           _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
         acc0 = _mm256_fmadd_ps(d, p, acc0);
@@ -66,7 +72,7 @@ AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
         /* low lane: elements 0..15 (low nibbles); high lane: 16..31 */
         __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
         q = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
-        __m256 d = _mm256_set1_ps(q_f16_to_f32(a[k].d) * q_f16_to_f32(b[k].d));
+        __m256 d = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
         __m256 p = dot_i8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
         acc = _mm256_fmadd_ps(d, p, acc);
     }
@@ -132,7 +138,146 @@ AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
     return s;
 }
 
+/* ---- one weight row against four activation rows ---- */
+
+AVX2 static inline __m256 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    /* lanes 0..3 of the result hold the horizontal sums of a, b, c, d */
+    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+    __m256 abcd = _mm256_hadd_ps(ab, cd);
+    __m128 lo = _mm256_castps256_ps128(abcd), hi = _mm256_extractf128_ps(abcd, 1);
+    return _mm256_castps128_ps256(_mm_add_ps(lo, hi));
+}
+
+AVX2 static void dot4_q8_0(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const struct block_q8_0 *a = w;
+    const struct block_q8_0 *b[4];
+    for (int j = 0; j < 4; j++)
+        b[j] = (const struct block_q8_0 *)(const void *)((const uint8_t *)x + j * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256i qa = _mm256_loadu_si256((const __m256i *)(const void *)a[k].qs);
+        __m256i ax = _mm256_sign_epi8(qa, qa);
+        float da = h2f(a[k].d);
+        for (int j = 0; j < 4; j++) {
+            __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
+            __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
+            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[j][k].d)), p, acc[j]);
+        }
+    }
+    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
+}
+
+AVX2 static void dot4_q4_0(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const struct block_q4_0 *a = w;
+    const struct block_q8_0 *b[4];
+    for (int j = 0; j < 4; j++)
+        b[j] = (const struct block_q8_0 *)(const void *)((const uint8_t *)x + j * xs);
+    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a[k].qs);
+        __m256i qa = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+        qa = _mm256_sub_epi8(_mm256_and_si256(qa, low), eight);
+        __m256i ax = _mm256_sign_epi8(qa, qa);
+        float da = h2f(a[k].d);
+        for (int j = 0; j < 4; j++) {
+            __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
+            __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
+            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[j][k].d)), p, acc[j]);
+        }
+    }
+    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
+}
+
+AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const uint16_t *a = w;
+    const uint16_t *b[4];
+    for (int j = 0; j < 4; j++)
+        b[j] = (const uint16_t *)(const void *)((const uint8_t *)x + j * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 va = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        for (int j = 0; j < 4; j++) {
+            __m256 vb = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b[j] + i)));
+            acc[j] = _mm256_fmadd_ps(va, vb, acc[j]);
+        }
+    }
+    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
+    for (; i < n; i++)
+        for (int j = 0; j < 4; j++) out[j] += q_f16_to_f32(a[i]) * q_f16_to_f32(b[j][i]);
+}
+
+/* ---- attention for one head ---- */
+
+void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
+                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
+AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
+                           int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
+{
+    /* hd is a multiple of 8 (checked by the caller) and at most 512. */
+    __m256 qv[64];
+    int32_t nv = hd / 8;
+    for (int32_t j = 0; j < nv; j++) /* round q to f16 like the K cache */
+        qv[j] =
+            _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + 8 * j), _MM_FROUND_TO_NEAREST_INT));
+    float max = -INFINITY;
+    for (int32_t t = 0; t < n_pos; t++) {
+        const uint16_t *kt = k + (size_t)t * kv_stride;
+        __m256 acc = _mm256_setzero_ps();
+        for (int32_t j = 0; j < nv; j++)
+            acc = _mm256_fmadd_ps(
+                qv[j],
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))), acc);
+        float s = hsum_ps(acc) * scale;
+        scratch[t] = s;
+        max = s > max ? s : max;
+    }
+    double sum = 0.0;
+    for (int32_t t = 0; t < n_pos; t++) {
+        float e = expf(scratch[t] - max);
+        scratch[t] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int32_t j = 0; j < nv; j++) _mm256_storeu_ps(out + 8 * j, _mm256_setzero_ps());
+    for (int32_t t = 0; t < n_pos; t++) {
+        const uint16_t *vt = v + (size_t)t * kv_stride;
+        __m256 p = _mm256_set1_ps(scratch[t] * inv);
+        for (int32_t j = 0; j < nv; j++) {
+            __m256 o = _mm256_loadu_ps(out + 8 * j);
+            __m256 vv =
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(vt + 8 * j)));
+            _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(p, vv, o));
+        }
+    }
+}
+
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                    float out[4]);
+void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                    float out[4])
+{
+    switch (wtype) {
+    case LLM_TYPE_Q8_0: dot4_q8_0(w, x, xstride, n, out); break;
+    case LLM_TYPE_Q4_0: dot4_q4_0(w, x, xstride, n, out); break;
+    case LLM_TYPE_F16: dot4_f16(w, x, xstride, n, out); break;
+    default:
+        for (int j = 0; j < 4; j++)
+            out[j] = kern_dot_avx2(wtype, w, (const uint8_t *)x + j * xstride, n);
+    }
+}
+
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
 {
     switch (wtype) {

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-static float f16_table[65536];
+float q_f16_table[65536];
 static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
 
 static float f16_decode(uint16_t h)
@@ -38,17 +38,12 @@ static float f16_decode(uint16_t h)
 
 static void build_table(void)
 {
-    for (uint32_t i = 0; i < 65536; i++) f16_table[i] = f16_decode((uint16_t)i);
+    for (uint32_t i = 0; i < 65536; i++) q_f16_table[i] = f16_decode((uint16_t)i);
 }
 
 void q_init(void)
 {
     pthread_once(&f16_once, build_table);
-}
-
-float q_f16_to_f32(uint16_t h)
-{
-    return f16_table[h];
 }
 
 uint16_t q_f32_to_f16(float f)

@@ -31,7 +31,11 @@ struct block_q4_0 {
 _Static_assert(sizeof(struct block_q8_0) == 34, "q8_0 block");
 _Static_assert(sizeof(struct block_q4_0) == 18, "q4_0 block");
 
-float q_f16_to_f32(uint16_t h);
+extern float q_f16_table[65536]; /* filled by q_init */
+static inline float q_f16_to_f32(uint16_t h)
+{
+    return q_f16_table[h];
+}
 uint16_t q_f32_to_f16(float f);
 float q_bf16_to_f32(uint16_t h);
 uint16_t q_f32_to_bf16(float f);

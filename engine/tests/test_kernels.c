@@ -62,6 +62,55 @@ static void test_dot_paths(void **state)
     kern_force_path(KERN_SCALAR);
 }
 
+/* The batched matmul (4 activation rows per weight row) and the attention
+ * kernel on every path against the scalar definitions. */
+static void test_matmul_and_attention_paths(void **state)
+{
+    enum { NIN = 96, NOUT = 7, NB = 6, HD = 64, NPOS = 37 };
+    static float w[NOUT * NIN], x[NB * NIN], ref[NB * NOUT], got[NB * NOUT];
+    static uint8_t wq[NOUT * NIN * 4], xq[NB * NIN * 4];
+    const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+                              LLM_TYPE_Q4_0};
+    for (int i = 0; i < NOUT * NIN; i++) w[i] = frand();
+    for (int i = 0; i < NB * NIN; i++) x[i] = frand();
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        uint32_t dt = q_dot_type(types[t]);
+        size_t wb = q_row_bytes(types[t], NIN), xb = q_row_bytes(dt, NIN);
+        for (int r = 0; r < NOUT; r++) q_quantize_row(types[t], w + r * NIN, wq + r * wb, NIN);
+        for (int b = 0; b < NB; b++) q_quantize_row(dt, x + b * NIN, xq + b * xb, NIN);
+        for (int r = 0; r < NOUT; r++)
+            for (int b = 0; b < NB; b++)
+                ref[b * NOUT + r] = q_dot_ref(types[t], wq + r * wb, xq + b * xb, NIN);
+        for (int path = 0; path < KERN_PATH_COUNT; path++) {
+            if (kern_force_path(path) < 0) continue;
+            kern_matmul(types[t], wq, wb, NIN, NOUT, xq, xb, got, NOUT, NB);
+            for (int i = 0; i < NB * NOUT; i++)
+                if (fabsf(got[i] - ref[i]) > 1e-4f)
+                    fail_msg("matmul path %s type %s [%d]: %g vs %g", kern_path_name(path),
+                             llm_type_name((int32_t)types[t]), i, (double)got[i], (double)ref[i]);
+        }
+    }
+    /* attention: K/V rows of HD halves, stride 2*HD (two KV heads interleaved) */
+    static uint16_t kc[NPOS * 2 * HD], vc[NPOS * 2 * HD];
+    static float q[HD], sc[NPOS], oref[HD], o[HD];
+    for (int i = 0; i < NPOS * 2 * HD; i++) {
+        kc[i] = q_f32_to_f16(frand());
+        vc[i] = q_f32_to_f16(frand());
+    }
+    for (int i = 0; i < HD; i++) q[i] = frand() * 4.0f;
+    kern_force_path(KERN_SCALAR);
+    kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, sc, oref);
+    for (int path = 1; path < KERN_PATH_COUNT; path++) {
+        if (kern_force_path(path) < 0) continue;
+        kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, sc, o);
+        for (int i = 0; i < HD; i++)
+            if (fabsf(o[i] - oref[i]) > 1e-5f)
+                fail_msg("attention path %s [%d]: %g vs %g", kern_path_name(path), i, (double)o[i],
+                         (double)oref[i]);
+    }
+    kern_force_path(KERN_SCALAR);
+}
+
 static void test_greedy_every_path(void **state)
 {
     static const int32_t ref[16] = {17196, 5211,  21440, 25431, 7455,  3285, 29710, 4660,
@@ -94,6 +143,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot_paths),
+        cmocka_unit_test(test_matmul_and_attention_paths),
         cmocka_unit_test(test_greedy_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
