@@ -10,6 +10,8 @@
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
                     float out[4]);
+int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
+                     int64_t n, float out[8]);
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                       int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
 
@@ -72,31 +74,70 @@ void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, 
                        (int64_t)n);
 }
 
+/* One weight row against every activation row, four at a time. */
+static void row_avx2(uint32_t wtype, const uint8_t *wr, int64_t n_in, const uint8_t *xb,
+                     size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows)
+{
+    int32_t b = 0;
+    for (; b + 4 <= nrows; b += 4) {
+        float o[4];
+        kern_dot4_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o);
+        for (int j = 0; j < 4; j++) out[(size_t)(b + j) * out_stride] = o[j];
+    }
+    for (; b < nrows; b++)
+        out[(size_t)b * out_stride] = kern_dot_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
+}
+
+/* Two adjacent weight rows against every activation row: 2x4 tiles where
+ * the type has a pair kernel, row by row otherwise. */
+static void pair_avx2(uint32_t wtype, const uint8_t *w0, size_t wrow_bytes, int64_t n_in,
+                      const uint8_t *xb, size_t xrow_bytes, float *out, size_t out_stride,
+                      int32_t nrows)
+{
+    const uint8_t *w1 = w0 + wrow_bytes;
+    int32_t b = 0;
+    float o[8];
+    for (; b + 4 <= nrows; b += 4) {
+        if (!kern_dot2x4_avx2(wtype, w0, w1, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o))
+            break;
+        for (int j = 0; j < 4; j++) {
+            out[(size_t)(b + j) * out_stride] = o[j];
+            out[(size_t)(b + j) * out_stride + 1] = o[4 + j];
+        }
+    }
+    xb += (size_t)b * xrow_bytes;
+    out += (size_t)b * out_stride;
+    row_avx2(wtype, w0, n_in, xb, xrow_bytes, out, out_stride, nrows - b);
+    row_avx2(wtype, w1, n_in, xb, xrow_bytes, out + 1, out_stride, nrows - b);
+}
+
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
                  const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows)
 {
-    const int avx2 = kern_path() == KERN_AVX2;
     const uint8_t *xb = x;
-    /* Each weight row is read once and used for every activation row, four
-     * at a time from registers; the activation rows stay in L1/L2. */
+    if (kern_path() == KERN_AVX2) {
+        /* Pairs of weight rows, each pair against four activation rows at a
+         * time from registers: a weight block is loaded once per 4 rows, an
+         * activation block once per 2. The activation rows stay in L1/L2. */
+        const int64_t pairs = (n_out + 1) / 2;
+#pragma omp for schedule(static) nowait
+        for (int64_t p = 0; p < pairs; p++) {
+            int64_t r = 2 * p;
+            if (r + 1 < n_out)
+                pair_avx2(wtype, w + (size_t)r * wrow_bytes, wrow_bytes, n_in, xb, xrow_bytes,
+                          out + r, out_stride, nrows);
+            else
+                row_avx2(wtype, w + (size_t)r * wrow_bytes, n_in, xb, xrow_bytes, out + r,
+                         out_stride, nrows);
+        }
+        return;
+    }
 #pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < n_out; r++) {
         const uint8_t *wr = w + (size_t)r * wrow_bytes;
-        int32_t b = 0;
-        if (avx2) {
-            for (; b + 4 <= nrows; b += 4) {
-                float o[4];
-                kern_dot4_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o);
-                for (int j = 0; j < 4; j++) out[(size_t)(b + j) * out_stride + (size_t)r] = o[j];
-            }
-            for (; b < nrows; b++)
-                out[(size_t)b * out_stride + (size_t)r] =
-                    kern_dot_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
-        } else {
-            for (; b < nrows; b++)
-                out[(size_t)b * out_stride + (size_t)r] =
-                    q_dot_ref(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
-        }
+        for (int32_t b = 0; b < nrows; b++)
+            out[(size_t)b * out_stride + (size_t)r] =
+                q_dot_ref(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
     }
 }
 

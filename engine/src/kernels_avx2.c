@@ -217,6 +217,51 @@ AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, fl
         for (int j = 0; j < 4; j++) out[j] += q_f16_to_f32(a[i]) * q_f16_to_f32(b[j][i]);
 }
 
+/* Two weight rows against four activation rows: each activation block is
+ * loaded once for both rows, each weight block once for all four. */
+AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs,
+                           int64_t n, float out[8])
+{
+    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+    const uint8_t *xb = x;
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256i qa[2];
+        float da[2];
+        for (int r = 0; r < 2; r++) {
+            const void *w = r ? w1 : w0;
+            if (q4) {
+                const struct block_q4_0 *a = (const struct block_q4_0 *)w + k;
+                __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a->qs);
+                __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+                qa[r] = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
+                da[r] = h2f(a->d);
+            } else {
+                const struct block_q8_0 *a = (const struct block_q8_0 *)w + k;
+                qa[r] = _mm256_loadu_si256((const __m256i *)(const void *)a->qs);
+                da[r] = h2f(a->d);
+            }
+        }
+        __m256i ax0 = _mm256_sign_epi8(qa[0], qa[0]), ax1 = _mm256_sign_epi8(qa[1], qa[1]);
+        for (int j = 0; j < 4; j++) {
+            const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)(xb + j * xs) + k;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+            float db = h2f(b->d);
+            __m256i p0 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax0, _mm256_sign_epi8(qb, qa[0])), ones);
+            __m256i p1 =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax1, _mm256_sign_epi8(qb, qa[1])), ones);
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da[0] * db), _mm256_cvtepi32_ps(p0), acc[j]);
+            acc[4 + j] =
+                _mm256_fmadd_ps(_mm256_set1_ps(da[1] * db), _mm256_cvtepi32_ps(p1), acc[4 + j]);
+        }
+    }
+    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
+    _mm_storeu_ps(out + 4, _mm256_castps256_ps128(hsum4_ps(acc[4], acc[5], acc[6], acc[7])));
+}
+
 /* ---- attention for one head ---- */
 
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
@@ -260,6 +305,18 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
             _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(p, vv, o));
         }
     }
+}
+
+/* Returns 1 and fills out[0..3] (row w0) and out[4..7] (row w1) when the
+ * type has a 2x4 kernel; 0 otherwise. */
+int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
+                     int64_t n, float out[8]);
+int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
+                     int64_t n, float out[8])
+{
+    if (wtype != LLM_TYPE_Q8_0 && wtype != LLM_TYPE_Q4_0) return 0;
+    dot2x4_q8(wtype == LLM_TYPE_Q4_0, w0, w1, x, xstride, n, out);
+    return 1;
 }
 
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
