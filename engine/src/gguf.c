@@ -375,6 +375,12 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
         set_err(err, errlen, "%s: mmap: %s", path, strerror(errno));
         return LLM_ERR_IO;
     }
+    /* Best effort: read ahead (the whole model is used every token) and
+     * allow huge pages where the kernel supports them for file mappings. */
+    madvise(map, (size_t)st.st_size, MADV_WILLNEED);
+#ifdef MADV_HUGEPAGE
+    madvise(map, (size_t)st.st_size, MADV_HUGEPAGE);
+#endif
     char why[200];
     int rc = gguf_parse(map, (size_t)st.st_size, out, why, sizeof why);
     if (rc < 0) {
