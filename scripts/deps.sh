@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config libc6-dev clang libclang-rt-14-dev clang-format cppcheck
 libcjson-dev libcurl4-openssl-dev libyaml-dev libssl-dev libmicrohttpd-dev libcmocka-dev
-curl ca-certificates openssl"
+curl ca-certificates openssl jq"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

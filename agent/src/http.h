@@ -1,0 +1,64 @@
+/* http: the agent's HTTP server — routes, limits, auth, and the glue between
+ * libmicrohttpd connections and scheduler jobs.
+ *
+ * libmicrohttpd runs one thread per connection (capped by max_connections).
+ * A connection thread reads the capped body, validates it (api.c), renders
+ * and tokenizes the prompt, submits a job (sched.c) and then only waits:
+ * a non-streamed request blocks in the handler until the job is done; a
+ * streamed one blocks in the response's content reader, turning new text
+ * into SSE chunks. While waiting it polls its socket, so a client that hangs
+ * up cancels its job and frees the decode slot. No model math runs here.
+ *
+ * Ownership: the srv borrows the srv_model array, the scheds and the mx;
+ * they must outlive srv_free.
+ * Threads: srv_new/srv_quiesce/srv_free from the main thread; srv_* getters
+ * from any thread.
+ */
+#ifndef AGENT_HTTP_H
+#define AGENT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kllm/engine.h>
+
+#include "api.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "tmpl.h"
+
+struct srv_model {
+    char name[128];
+    struct llm_model *model;
+    struct sched *sched;
+    struct mx_model *mx;
+    enum tmpl_kind tmpl;
+};
+
+struct srv_config {
+    const char *host; /* NULL or "": all IPv4 addresses */
+    uint16_t port;    /* 0: any free port (see srv_port) */
+    size_t max_body;  /* request body cap, bytes */
+    int32_t max_prompt_tokens;
+    struct api_limits lim;
+    unsigned max_connections;
+    const char *api_key; /* NULL: /v1 is open */
+};
+
+struct srv;
+
+/* Binds and starts serving. NULL on failure with a reason in err. */
+struct srv *srv_new(const struct srv_config *cfg, struct srv_model *models, int n_models,
+                    struct mx *mx, char *err, size_t errlen);
+uint16_t srv_port(const struct srv *s);
+/* Stop accepting connections; new requests on open ones get 503; /readyz
+ * turns 503. In-flight requests continue. */
+void srv_quiesce(struct srv *s);
+/* Requests currently being handled (including streams being sent). */
+int srv_active(const struct srv *s);
+/* Stops the daemon, joining every connection thread. Jobs must be able to
+ * finish (sched_free fails what is left), or this waits for them. */
+void srv_free(struct srv *s);
+
+#endif

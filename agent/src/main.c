@@ -1,0 +1,411 @@
+/* kllm-agent: the node agent. Standalone mode: serve the --model files over
+ * an OpenAI-compatible HTTP API with continuous batching (no Kubernetes).
+ *
+ * main() parses flags, loads each model and starts its engine thread
+ * (sched.c), starts the HTTP server (http.c), then waits for SIGTERM/SIGINT
+ * and drains: stop accepting, let in-flight requests finish up to
+ * --shutdown-timeout, fail what is left with 503, exit 0. A second signal
+ * skips the wait.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <kllm/engine.h>
+
+#include "auth.h"
+#include "http.h"
+#include "klog.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "tmpl.h"
+
+#define MAX_MODELS 16
+
+struct opts {
+    const char *model_specs[MAX_MODELS];
+    int n_models;
+    char host[256];
+    uint16_t port;
+    const char *api_key_file;
+    enum klog_level log_level;
+    enum klog_format log_format;
+    long long max_body, max_prompt_tokens, max_tokens, parallel, queue_max, threads, ctx_size,
+        batch_size, max_connections, shutdown_timeout;
+    enum tmpl_kind fallback_tmpl;
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: kllm-agent --model NAME=PATH [--model NAME=PATH ...] [flags]\n"
+          "\n"
+          "Serves GGUF models over an OpenAI-compatible HTTP API (standalone mode).\n"
+          "\n"
+          "  --model NAME=URI          serve the model file URI (a path or file://PATH) as NAME;\n"
+          "                            repeatable\n"
+          "  --listen HOST:PORT        API, probes and metrics address (default :8080)\n"
+          "  --api-key-file FILE       require 'Authorization: Bearer <key>' on /v1/*\n"
+          "  --log-format text|json    (default text)\n"
+          "  --log-level debug|info|warn|error (default info)\n"
+          "  --parallel N              sequences decoded together per model (default 4)\n"
+          "  --queue-max N             requests waiting per model before 429 (default 64)\n"
+          "  --threads N               engine threads per model, 0: all cores (default 0)\n"
+          "  --ctx-size N              context positions per sequence, 0: model default\n"
+          "  --batch-size N            most tokens per decode step (default 512)\n"
+          "  --max-body-bytes N        request body limit, else 413 (default 1048576)\n"
+          "  --max-prompt-tokens N     prompt limit, else 400 (default 4096)\n"
+          "  --max-tokens N            largest max_tokens a request may ask for (default 2048)\n"
+          "  --max-connections N       concurrent HTTP connections (default 256)\n"
+          "  --shutdown-timeout SECS   drain time on SIGTERM (default 30)\n"
+          "  --chat-template FAMILY    for models without a recognised template:\n"
+          "                            llama2|chatml|llama3|mistral|zephyr (default: none, 400)\n"
+          "  --help, --version\n"
+          "\n"
+          "Cluster mode (--node-name, --kubeconfig, ...) is not available in this build yet.\n",
+          f);
+}
+
+static int bad(const char *fmt, const char *arg)
+{
+    fputs("kllm-agent: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see --help)\n", stderr);
+    return -1;
+}
+
+static int parse_num(const char *name, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "kllm-agent: --%s: '%s' is not an integer in [%lld, %lld] (see --help)\n",
+                name, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_listen(const char *s, struct opts *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon) return bad("--listen: '%s' is not HOST:PORT", s);
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof o->host) return bad("--listen: host in '%s' is too long", s);
+    long long port;
+    if (parse_num("listen", colon + 1, 0, 65535, &port) < 0) return -1;
+    memcpy(o->host, h, hl);
+    o->host[hl] = '\0';
+    o->port = (uint16_t)port;
+    return 0;
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n >= 128) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == ':' || c == '/';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int check_model_spec(const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    if (!eq) return bad("--model: '%s' is not NAME=PATH", spec);
+    if (!valid_name(spec, (size_t)(eq - spec)))
+        return bad("--model: bad name in '%s' (use letters, digits, . _ - : /)", spec);
+    const char *uri = eq + 1;
+    if (!*uri) return bad("--model: '%s' has no path", spec);
+    if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0)
+        return bad("--model: '%s': http(s) downloads are not supported yet; use a file path", spec);
+    return 0;
+}
+
+enum {
+    OPT_MODEL = 256,
+    OPT_LISTEN,
+    OPT_KEY,
+    OPT_LOG_FORMAT,
+    OPT_LOG_LEVEL,
+    OPT_PARALLEL,
+    OPT_QUEUE,
+    OPT_THREADS,
+    OPT_CTX,
+    OPT_BATCH,
+    OPT_BODY,
+    OPT_PROMPT,
+    OPT_MAXTOK,
+    OPT_CONNS,
+    OPT_SHUTDOWN,
+    OPT_TEMPLATE,
+    OPT_CLUSTER,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+/* 0 ok, 1 done (help/version printed), -1 bad flags. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"api-key-file", required_argument, NULL, OPT_KEY},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"queue-max", required_argument, NULL, OPT_QUEUE},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"ctx-size", required_argument, NULL, OPT_CTX},
+        {"batch-size", required_argument, NULL, OPT_BATCH},
+        {"max-body-bytes", required_argument, NULL, OPT_BODY},
+        {"max-prompt-tokens", required_argument, NULL, OPT_PROMPT},
+        {"max-tokens", required_argument, NULL, OPT_MAXTOK},
+        {"max-connections", required_argument, NULL, OPT_CONNS},
+        {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+        {"chat-template", required_argument, NULL, OPT_TEMPLATE},
+        {"node-name", required_argument, NULL, OPT_CLUSTER},
+        {"kubeconfig", required_argument, NULL, OPT_CLUSTER},
+        {"namespace", required_argument, NULL, OPT_CLUSTER},
+        {"advertise", required_argument, NULL, OPT_CLUSTER},
+        {"cpu", required_argument, NULL, OPT_CLUSTER},
+        {"memory", required_argument, NULL, OPT_CLUSTER},
+        {"cache-dir", required_argument, NULL, OPT_CLUSTER},
+        {"cache-max-bytes", required_argument, NULL, OPT_CLUSTER},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int c, idx = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
+        const char *name = c >= OPT_MODEL && c != '?' && c != ':' ? lo[idx].name : "";
+        long long lim = 1LL << 30;
+        switch (c) {
+        case OPT_MODEL:
+            if (o->n_models == MAX_MODELS) return bad("--model: at most %s models", "16");
+            if (check_model_spec(optarg) < 0) return -1;
+            o->model_specs[o->n_models++] = optarg;
+            break;
+        case OPT_LISTEN:
+            if (parse_listen(optarg, o) < 0) return -1;
+            break;
+        case OPT_KEY: o->api_key_file = optarg; break;
+        case OPT_LOG_FORMAT:
+            if (klog_parse_format(optarg, &o->log_format) < 0)
+                return bad("--log-format: '%s' is not text or json", optarg);
+            break;
+        case OPT_LOG_LEVEL:
+            if (klog_parse_level(optarg, &o->log_level) < 0)
+                return bad("--log-level: '%s' is not debug, info, warn or error", optarg);
+            break;
+        case OPT_PARALLEL:
+            if (parse_num(name, optarg, 1, 256, &o->parallel) < 0) return -1;
+            break;
+        case OPT_QUEUE:
+            if (parse_num(name, optarg, 1, 100000, &o->queue_max) < 0) return -1;
+            break;
+        case OPT_THREADS:
+            if (parse_num(name, optarg, 0, 1024, &o->threads) < 0) return -1;
+            break;
+        case OPT_CTX:
+            if (parse_num(name, optarg, 0, 1 << 20, &o->ctx_size) < 0) return -1;
+            break;
+        case OPT_BATCH:
+            if (parse_num(name, optarg, 1, 1 << 16, &o->batch_size) < 0) return -1;
+            break;
+        case OPT_BODY:
+            if (parse_num(name, optarg, 64, lim, &o->max_body) < 0) return -1;
+            break;
+        case OPT_PROMPT:
+            if (parse_num(name, optarg, 1, 1 << 20, &o->max_prompt_tokens) < 0) return -1;
+            break;
+        case OPT_MAXTOK:
+            if (parse_num(name, optarg, 1, 1 << 20, &o->max_tokens) < 0) return -1;
+            break;
+        case OPT_CONNS:
+            if (parse_num(name, optarg, 1, 100000, &o->max_connections) < 0) return -1;
+            break;
+        case OPT_SHUTDOWN:
+            if (parse_num(name, optarg, 0, 86400, &o->shutdown_timeout) < 0) return -1;
+            break;
+        case OPT_TEMPLATE:
+            if (tmpl_parse(optarg, &o->fallback_tmpl) < 0)
+                return bad("--chat-template: '%s' is not llama2, chatml, llama3, mistral or "
+                           "zephyr",
+                           optarg);
+            break;
+        case OPT_CLUSTER: return bad("--%s: cluster mode is not available in this build yet", name);
+        case OPT_HELP: usage(stdout); return 1;
+        case OPT_VERSION: printf("kllm-agent %s\n", KLLM_VERSION); return 1;
+        default: return bad("unknown flag or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
+    if (o->n_models == 0) return bad("%s", "no --model given");
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait for a signal in set for up to `seconds` (< 0: forever). 1 if one came. */
+static int wait_signal(const sigset_t *set, double seconds)
+{
+    if (seconds < 0) {
+        int sig = 0;
+        return sigwait(set, &sig) == 0 ? 1 : 0;
+    }
+    struct timespec ts = {.tv_sec = (time_t)seconds,
+                          .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    return sigtimedwait(set, NULL, &ts) > 0 ? 1 : 0;
+}
+
+static int load_model(const char *spec, const struct opts *o, struct mx *mx, struct srv_model *sm)
+{
+    const char *eq = strchr(spec, '=');
+    size_t nl = (size_t)(eq - spec);
+    memcpy(sm->name, spec, nl);
+    sm->name[nl] = '\0';
+    const char *path = eq + 1;
+    if (strncmp(path, "file://", 7) == 0) path += 7;
+    char err[256] = "";
+    const char *kv[] = {"model", sm->name, "path", path, NULL, NULL, NULL};
+    klog_kv(KLOG_INFO, "agent", "loading model", kv);
+    int rc = llm_model_load(path, &sm->model, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "kllm-agent: model %s: cannot load %s: %s\n", sm->name, path,
+                err[0] ? err : llm_strerror(rc));
+        return -1;
+    }
+    const char *jinja = llm_model_chat_template(sm->model);
+    sm->tmpl = tmpl_detect(jinja);
+    if (sm->tmpl == TMPL_NONE) sm->tmpl = o->fallback_tmpl;
+    sm->mx = mx_add_model(mx, sm->name);
+    struct sched_params sp = {
+        .parallel = (int32_t)o->parallel,
+        .n_ctx = (int32_t)o->ctx_size,
+        .n_batch = (int32_t)o->batch_size,
+        .n_threads = (int32_t)o->threads,
+        .queue_max = (int32_t)o->queue_max,
+    };
+    sm->sched = sched_new(sm->model, &sp, mx, sm->mx, err, sizeof err);
+    if (!sm->sched) {
+        fprintf(stderr, "kllm-agent: model %s: %s\n", sm->name, err);
+        return -1;
+    }
+    char nctx[16], par[16];
+    snprintf(nctx, sizeof nctx, "%d", (int)sched_n_ctx(sm->sched));
+    snprintf(par, sizeof par, "%lld", o->parallel);
+    const char *kv2[] = {"model",    sm->name, "template", tmpl_name(sm->tmpl), "n_ctx", nctx,
+                         "parallel", par,      NULL};
+    klog_kv(KLOG_INFO, "agent", "model ready", kv2);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {
+        .port = 8080,
+        .log_level = KLOG_INFO,
+        .log_format = KLOG_FORMAT_TEXT,
+        .max_body = 1 << 20,
+        .max_prompt_tokens = 4096,
+        .max_tokens = 2048,
+        .parallel = 4,
+        .queue_max = 64,
+        .batch_size = 512,
+        .max_connections = 256,
+        .shutdown_timeout = 30,
+    };
+    struct srv_model models[MAX_MODELS];
+    struct mx mx;
+    struct srv *srv = NULL;
+    char key[AUTH_KEY_MAX + 1];
+    char err[256];
+    int loaded = 0, rc = 1;
+    memset(models, 0, sizeof models);
+    mx_init(&mx);
+
+    int p = parse_opts(argc, argv, &o);
+    if (p != 0) {
+        rc = p > 0 ? 0 : 2;
+        goto out;
+    }
+    klog_setup(o.log_level, o.log_format, 2);
+    if (o.api_key_file && auth_load_key(o.api_key_file, key, sizeof key, err, sizeof err) < 0) {
+        fprintf(stderr, "kllm-agent: %s\n", err);
+        goto out;
+    }
+
+    /* Signals are taken synchronously by this thread only: block them before
+     * any other thread exists so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (; loaded < o.n_models; loaded++)
+        if (load_model(o.model_specs[loaded], &o, &mx, &models[loaded]) < 0) goto out;
+
+    struct srv_config cfg = {
+        .host = o.host,
+        .port = o.port,
+        .max_body = (size_t)o.max_body,
+        .max_prompt_tokens = (int32_t)o.max_prompt_tokens,
+        .lim = {.max_tokens = (int32_t)o.max_tokens,
+                .default_max_tokens = o.max_tokens < 16 ? (int32_t)o.max_tokens : 16},
+        .max_connections = (unsigned)o.max_connections,
+        .api_key = o.api_key_file ? key : NULL,
+    };
+    srv = srv_new(&cfg, models, loaded, &mx, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "kllm-agent: %s\n", err);
+        goto out;
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)srv_port(srv));
+    const char *kv[] = {"addr", o.host[0] ? o.host : "*", "port", port, "version", KLLM_VERSION,
+                        NULL};
+    klog_kv(KLOG_INFO, "agent", "listening", kv);
+
+    wait_signal(&sigs, -1);
+    klogf(KLOG_INFO, "agent", "draining: stop accepting, finishing in-flight requests");
+    srv_quiesce(srv);
+    double deadline = now_s() + (double)o.shutdown_timeout;
+    while (srv_active(srv) > 0 && now_s() < deadline)
+        if (wait_signal(&sigs, 0.05)) break; /* a second signal: stop now */
+    if (srv_active(srv) > 0)
+        klogf(KLOG_WARN, "agent", "drain deadline passed; failing %d request(s)", srv_active(srv));
+    for (int i = 0; i < loaded; i++) sched_stop(models[i].sched);
+    klogf(KLOG_INFO, "agent", "stopped");
+    rc = 0;
+out:
+    srv_free(srv);
+    for (int i = loaded; i >= 0; i--) {
+        if (i >= MAX_MODELS) continue;
+        sched_free(models[i].sched);
+        llm_model_free(models[i].model);
+    }
+    mx_deinit(&mx);
+    return rc;
+}

@@ -1,0 +1,57 @@
+// Drives kllm-agent with the official `openai` npm client (run by
+// integration.sh): completions and chat, streamed and not, models, errors.
+// env: OPENAI_MODULE (path to the installed package), BASE_URL, API_KEY.
+const assert = require('assert');
+const OpenAI = require(process.env.OPENAI_MODULE);
+
+async function main() {
+  const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: process.env.API_KEY, maxRetries: 0 });
+
+  const models = await client.models.list();
+  assert.ok(models.data.some((m) => m.id === 'tiny'), 'models lists tiny');
+
+  const c = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+  assert.strictEqual(typeof c.choices[0].text, 'string');
+  assert.ok(['stop', 'length'].includes(c.choices[0].finish_reason));
+  assert.ok(c.usage.completion_tokens <= 8);
+
+  let text = '', finish = null;
+  const s = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 8, temperature: 0, stream: true });
+  for await (const chunk of s) {
+    text += chunk.choices[0].text;
+    if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+  }
+  assert.strictEqual(text, c.choices[0].text, 'streamed text equals non-streamed text');
+  assert.ok(finish === 'stop' || finish === 'length');
+
+  const chat = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+  assert.strictEqual(chat.choices[0].message.role, 'assistant');
+  assert.strictEqual(typeof chat.choices[0].message.content, 'string');
+
+  let chunks = 0, usage = null;
+  const cs = await client.chat.completions.create({
+    model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, stream: true,
+    stream_options: { include_usage: true },
+  });
+  for await (const chunk of cs) {
+    chunks++;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.ok(chunks >= 2, 'chat stream has chunks');
+  assert.ok(usage && usage.completion_tokens <= 8, 'chat stream usage');
+
+  await assert.rejects(
+    client.completions.create({ model: 'nope', prompt: 'x' }),
+    (e) => e.status === 404,
+  );
+  await assert.rejects(
+    client.completions.create({ model: 'tiny', prompt: 'x', n: 2 }),
+    (e) => e.status === 400,
+  );
+  console.log('openai client: ok');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
