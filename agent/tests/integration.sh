@@ -116,6 +116,11 @@ check "completion usage" test "$(jbody .usage.completion_tokens)" -le 8
 check "completion prompt tokens" test "$(jbody .usage.prompt_tokens)" -ge 2
 check "completion finish_reason" jq -e '.choices[0].finish_reason | test("^(stop|length)$")' "$TMP/body" >/dev/null
 T=$(jbody '.choices[0].text')
+KLLM=$(dirname "$BIN")/kllm
+if [ "${FAKE_ENGINE:-0}" != 1 ] && [ -x "$KLLM" ]; then
+    # the agent's greedy decode (batched engine thread) equals the engine CLI's
+    eq "greedy text = kllm run" "$T" "$("$KLLM" run -m "$MODEL" -p "Once upon a time" -n 8 --temp 0 2>/dev/null)"
+fi
 
 # stop strings: greedy is deterministic, so a piece of T as a stop string
 # must cut T right before its first occurrence.
@@ -160,34 +165,42 @@ eq "chat without template" "$(post /v1/chat/completions '{"model":"tiny","messag
 eq "chat without template code" "$(jbody .error.code)" no_chat_template
 eq "still serving after bad input" "$(post /v1/completions '{"model":"tiny","prompt":"x","max_tokens":2}')" 200
 
-# 100 concurrent requests (half streamed): none lost
+# 100 concurrent greedy requests (half streamed): none lost, and batching
+# with other sequences changes no sequence's tokens (every text equals T)
 before=$(metric 'kllm_requests_total{model="tiny",code="200"}')
 pids=()
+t0=$(date +%s%N)
 for i in $(seq 100); do
     if [ $((i % 2)) = 0 ]; then
         curl -sN -o "$TMP/c$i" -w '%{http_code}' -H 'Content-Type: application/json' \
-            -d '{"model":"tiny","prompt":"Hello","max_tokens":16,"stream":true}' \
+            -d '{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":0,"stream":true}' \
             "$URL/v1/completions" >"$TMP/s$i" &
     else
         curl -s -o "$TMP/c$i" -w '%{http_code}' -H 'Content-Type: application/json' \
-            -d '{"model":"tiny","prompt":"Hello","max_tokens":16}' \
+            -d '{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":0}' \
             "$URL/v1/completions" >"$TMP/s$i" &
     fi
     pids+=($!)
 done
 wait "${pids[@]}"
+echo "note: 100 concurrent requests (8 tokens each, --parallel 4) took $((($(date +%s%N) - t0) / 1000000)) ms"
 n200=0
 nvalid=0
+nsame=0
 for i in $(seq 100); do
     [ "$(cat "$TMP/s$i")" = 200 ] && n200=$((n200 + 1))
     if [ $((i % 2)) = 0 ]; then
         stream_ok "$TMP/c$i" && nvalid=$((nvalid + 1))
+        got=$(grep '^data: {' "$TMP/c$i" | sed 's/^data: //' | jq -j '.choices[0].text // empty' 2>/dev/null)
     else
         jq -e '.choices[0].finish_reason' "$TMP/c$i" >/dev/null 2>&1 && nvalid=$((nvalid + 1))
+        got=$(jq -r '.choices[0].text' "$TMP/c$i" 2>/dev/null)
     fi
+    [ "$got" = "$T" ] && nsame=$((nsame + 1))
 done
 eq "100 concurrent: all 200" "$n200" 100
 eq "100 concurrent: all complete" "$nvalid" 100
+eq "100 concurrent: all texts equal the single-request text" "$nsame" 100
 after=$(metric 'kllm_requests_total{model="tiny",code="200"}')
 eq "100 concurrent: counted" "$((after - before))" 100
 eq "in-flight back to 0" "$(metric 'kllm_requests_in_flight{model="tiny"}')" 0
