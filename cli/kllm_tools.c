@@ -30,7 +30,8 @@ int cli_inspect(int argc, char **argv)
     /* Then try to load it as a model, and say whether the engine can run it. */
     struct llm_model *m = NULL;
     if (llm_model_load(argv[1], &m, err, sizeof err) < 0) {
-        printf("model: not runnable: %s\n", err);
+        printf("model: not runnable by this engine\n");
+        fprintf(stderr, "kllm inspect: %s\n", err);
         return 1;
     }
     struct llm_model_info mi;
