@@ -146,7 +146,7 @@ if [ -n "${KUBECONFIG:-}" ]; then
     cleanup() { kubectl delete namespace "$tns" --wait=false >/dev/null 2>&1 || true; }
     trap cleanup EXIT INT TERM
     if kubectl apply -f crds/ >"$out/crds.log" 2>&1 &&
-        kubectl wait --for condition=established --timeout=60s -f crds/ >>"$out/crds.log" 2>&1; then
+        kubectl wait --for condition=established --timeout=60s $(for f in crds/*.yaml; do printf " -f %s" "$f"; done) >>"$out/crds.log" 2>&1; then
         pass "server: CRDs accepted and Established"
     else
         fail "server: CRDs: $(cat "$out/crds.log")"
@@ -171,6 +171,61 @@ if [ -n "${KUBECONFIG:-}" ]; then
             fail "server: $v: $(grep -v ' created (server dry run)\| configured (server dry run)\| unchanged' "$out/server-$v.log")"
         fi
     done
+    # The RBAC the chart renders, installed for real under a throw-away release
+    # name, must give each ServiceAccount what it needs and nothing more.
+    ns0=$ns
+    rel0=$release
+    ns=$tns
+    release=kllm-helm-test
+    render server-rbac || fail "render server-rbac"
+    ns=$ns0
+    release=$rel0
+    awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { printf "---\n%s\n", $0 }' \
+        "$out/server-rbac.yaml" >"$out/rbac-only.yaml"
+    cleanup() {
+        kubectl delete -f "$out/rbac-only.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+        kubectl delete namespace "$tns" --wait=false >/dev/null 2>&1 || true
+    }
+    if kubectl apply -f "$out/rbac-only.yaml" >"$out/rbac.log" 2>&1; then
+        pass "server: RBAC installed ($(grep -c '^kind:' "$out/rbac-only.yaml") objects)"
+    else
+        fail "server: RBAC: $(cat "$out/rbac.log")"
+    fi
+    sa=system:serviceaccount:$tns
+    # can WHO EXPECT VERB RESOURCE [FLAGS...]
+    can() {
+        who=$1
+        want=$2
+        shift 2
+        got=$(kubectl auth can-i "$@" --as="$sa:kllm-helm-test-$who" 2>/dev/null || true)
+        if [ "$got" = "$want" ]; then pass "rbac: $who can-i $* = $want"; else fail "rbac: $who can-i $* = $got, want $want"; fi
+    }
+    can operator yes create models.kllm.io -n team-a
+    can operator yes delete modelreplicas.kllm.io -n team-a
+    can operator yes create modelrevisions.kllm.io -n team-a
+    can operator yes update models.kllm.io --subresource=status -n team-a
+    can operator yes update models.kllm.io --subresource=scale -n team-a
+    can operator yes update modelreplicas.kllm.io --subresource=status -n team-a
+    can operator yes update inferencenodes.kllm.io --subresource=status
+    can operator no update inferencenodes.kllm.io
+    can operator yes create events -n team-a
+    can operator yes update leases.coordination.k8s.io -n "$tns"
+    can operator no update leases.coordination.k8s.io -n default
+    can operator no get secrets -n "$tns"
+    can operator no list pods -n team-a
+    can agent yes create inferencenodes.kllm.io
+    can agent yes update inferencenodes.kllm.io --subresource=status
+    can agent yes watch modelreplicas.kllm.io --all-namespaces
+    can agent yes update modelreplicas.kllm.io --subresource=status -n team-a
+    can agent no update modelreplicas.kllm.io -n team-a
+    can agent no create modelreplicas.kllm.io -n team-a
+    can agent yes list models.kllm.io --all-namespaces
+    can agent no update models.kllm.io -n team-a
+    can agent no update models.kllm.io --subresource=status -n team-a
+    can agent yes update leases.coordination.k8s.io -n "$tns"
+    can agent no get leases.coordination.k8s.io -n default
+    can agent no get secrets -n "$tns"
+    can agent no create events -n team-a
     for f in crds/examples/valid/*.yaml; do
         if kubectl apply --dry-run=server -n "$tns" -f "$f" >"$out/example.log" 2>&1; then
             pass "server: accepts $f"
