@@ -121,7 +121,8 @@ static void test_greedy_every_path(void **state)
         llm_model_load("engine/tests/data/llama-2-tiny-random.gguf", &m, err, sizeof err), 0);
     for (int path = 0; path < KERN_PATH_COUNT; path++) {
         if (kern_force_path(path) < 0) continue;
-        struct llm_ctx *c = llm_ctx_new(m, NULL);
+        struct llm_ctx_params cp = llm_ctx_default_params();
+        struct llm_ctx *c = llm_ctx_new(m, &cp);
         assert_non_null(c);
         int32_t toks[8], seq[8] = {0};
         int32_t n = llm_tokenize(m, "Once upon a time", 16, true, toks, 8);
