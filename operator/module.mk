@@ -5,7 +5,7 @@
 # add their own sources and rules below; keep the core list explicit so it
 # never picks them up.
 OPERATOR_CORE_SRCS := operator/src/quantity.c operator/src/rollout.c operator/src/analysis.c \
-                      operator/src/autoscale.c operator/src/schedule.c
+                      operator/src/autoscale.c operator/src/schedule.c operator/src/spec.c
 OPERATOR_CORE_LIB  := $(BUILD)/libkllm-operator-core.a
 OPERATOR_INC       := -Ioperator/include
 
