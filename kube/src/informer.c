@@ -266,8 +266,10 @@ static int on_event(void *ud, struct kube_event *ev)
 static void *run(void *p)
 {
     struct kube_informer *inf = p;
-    int need_list = 1;
     char rv[RV_MAX];
+    kube_informer_last_rv(inf, rv, sizeof(rv));
+    /* Restarted after a stop: resume from where we were (a 410 re-lists). */
+    int need_list = rv[0] == '\0';
     uint64_t seed = (uint64_t)(uintptr_t)inf;
     while (!inf->stop) {
         if (need_list) {

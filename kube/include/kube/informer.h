@@ -80,7 +80,9 @@ struct kube_informer_opts {
 /* The client must outlive the informer. */
 int kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
                       struct kube_informer **out);
-/* Start the list/watch thread. KUBE_EINVAL if already started. */
+/* Start the list/watch thread. KUBE_EINVAL if already started. Starting
+ * again after kube_informer_stop keeps the store and resumes the watch from
+ * the last resourceVersion (re-listing if that is gone). */
 int kube_informer_start(struct kube_informer *inf);
 /* Stop the thread (within about a second) and wait for it. Idempotent. */
 void kube_informer_stop(struct kube_informer *inf);
