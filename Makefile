@@ -28,7 +28,7 @@ TEST_BINS  :=
 BENCH_CMDS :=
 
 .SECONDARY:
-.PHONY: all deps test check lint format bench demo clean fuzz
+.PHONY: all deps test check lint format bench demo clean fuzz helm-test
 all: deps-quiet build-all
 
 include common/module.mk
@@ -64,6 +64,11 @@ lint: deps-quiet
 
 format:
 	clang-format -i $(SRC_FILES)
+
+# Render the Helm chart (default and all-features values) and check every
+# document; with KUBECONFIG set, also server-side dry-run and RBAC checks.
+helm-test: deps-quiet
+	@./scripts/helm-test.sh
 
 bench: deps-quiet $(BINS)
 	@./scripts/bench.sh

@@ -42,7 +42,17 @@ if [ -n "${HELM_TEMPLATE:-}" ]; then
 elif command -v helm >/dev/null 2>&1; then
     ht=""
 else
-    ht=$(../shared/tools/helm-template/build.sh)
+    # The team's renderer lives in shared/ next to the checkout; CI may check
+    # out elsewhere, so look in the usual places (or set KLLM_SHARED).
+    build=""
+    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
+        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
+            build="$d/tools/helm-template/build.sh"
+            break
+        fi
+    done
+    [ -n "$build" ] || { echo "helm-test: no helm binary and no shared/tools/helm-template (set KLLM_SHARED)" >&2; exit 1; }
+    ht=$($build)
 fi
 # render NAME [renderer flags...]: writes $out/NAME.yaml, returns the renderer's status.
 render() {
