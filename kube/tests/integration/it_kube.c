@@ -86,6 +86,7 @@ static void test_crud_and_conflicts(void **state)
     assert_string_equal(st.reason, "Conflict");
     assert_non_null(strstr(st.message, "modified"));
     cJSON_Delete(got);
+    cJSON_Delete(stale);
 
     /* Merge patch. */
     cJSON *p =
