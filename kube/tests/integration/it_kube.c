@@ -513,23 +513,64 @@ static void test_watch_resume_across_restart(void **state)
     kube_informer_free(inf);
 }
 
+static void *create_elsewhere(void *arg)
+{
+    it_sleep_ms(1000);
+    cJSON *w = it_widget("it-bm-other", (const char *)arg, NULL, 1), *out = NULL;
+    kube_create(C, &it_widgets, "it-bm-other", w, &out, NULL);
+    cJSON_Delete(w);
+    return out;
+}
+
 static void test_bookmarks_arrive(void **state)
 {
-    /* The apiserver sends a bookmark shortly before a watch's timeout;
-     * timeoutSeconds=5 makes that happen within the test. */
+    /* The watch cache sends a bookmark 2 s before a watch's deadline when
+     * the collection moved on (here: a create in another namespace that
+     * this watch filters out), so timeoutSeconds=5 shows one. */
     struct kube_status st;
     struct watch_rec r = {0};
-    cJSON *items = NULL;
+    cJSON *items = NULL, *made = NULL;
     char *rv = NULL;
-    assert_int_equal(kube_list_all(C, &it_widgets, "it-crud", NULL, &items, &rv, &st), 0);
+    pthread_t t;
+    assert_int_equal(it_ensure_ns(C, "it-bm"), 0);
+    assert_int_equal(it_ensure_ns(C, "it-bm-other"), 0);
+    assert_int_equal(kube_list_all(C, &it_widgets, "it-bm", NULL, &items, &rv, &st), 0);
     struct kube_watch_opts wo = {rv, NULL, NULL, 1, 5, NULL};
+    pthread_create(&t, NULL, create_elsewhere, "bm1");
     double t0 = it_now();
-    int rc = kube_watch(C, &it_widgets, "it-crud", &wo, rec_event, &r, &st);
+    int rc = kube_watch(C, &it_widgets, "it-bm", &wo, rec_event, &r, &st);
+    pthread_join(t, (void **)&made);
     printf("  watch ended after %.1f s: rc=%d bookmarks=%d\n", it_now() - t0, rc, r.bookmarks);
     assert_int_equal(rc, 0);
+    assert_true(r.bookmarks >= 1);
+    assert_int_equal(r.added, 0);
     cJSON_Delete(items);
+    cJSON_Delete(made);
     free(rv);
-    /* Bookmarks are best effort in 1.20; record, do not require. */
+
+    /* An informer's resourceVersion moves on by bookmarks alone. */
+    struct kube_informer *inf = NULL;
+    struct kube_informer_opts o = {0};
+    char irv[64];
+    o.resource = it_widgets;
+    o.ns = "it-bm";
+    o.watch_timeout_s = 4;
+    assert_int_equal(kube_informer_new(C, &o, &inf), 0);
+    assert_int_equal(kube_informer_start(inf), 0);
+    assert_int_equal(kube_informer_wait_synced(inf, 30 * KUBE_SEC), 0);
+    pthread_create(&t, NULL, create_elsewhere, "bm2");
+    pthread_join(t, (void **)&made);
+    assert_non_null(made);
+    t0 = it_now();
+    for (;;) {
+        kube_informer_last_rv(inf, irv, sizeof(irv));
+        if (strcmp(irv, kube_obj_rv(made)) == 0) break;
+        assert_true(it_now() - t0 < 20);
+        it_sleep_ms(100);
+    }
+    assert_int_equal(kube_store_len(kube_informer_store(inf)), 0);
+    cJSON_Delete(made);
+    kube_informer_free(inf);
 }
 
 static void test_rbac_forbidden(void **state)
