@@ -158,8 +158,8 @@ static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
     uint32_t done_type = UINT32_MAX;
     for (int i = 0; i < n; i++) {
         const struct wmat *w = ws[i];
-        uint32_t dt = q_dot_type(w->type);
-        size_t qb = q_row_bytes(dt, w->n_in);
+        uint32_t dt = kern_act_type(w->type);
+        size_t qb = kern_act_row_bytes(dt, w->n_in);
         if (dt != done_type) {
 #pragma omp barrier
             kern_quantize_rows(dt, x, (size_t)w->n_in, c->xq, qb, nrows);
@@ -169,7 +169,7 @@ static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
         kern_matmul(w->type, w->data, w->row_bytes, w->n_in, w->n_out, c->xq, qb, outs[i],
                     (size_t)w->n_out, nrows);
         /* a later weight with another dot type re-quantizes: wait for readers */
-        if (i + 1 < n && q_dot_type(ws[i + 1]->type) != dt) {
+        if (i + 1 < n && kern_act_type(ws[i + 1]->type) != dt) {
 #pragma omp barrier
         }
     }

@@ -1,5 +1,6 @@
 /* kernels: portable implementations of the compute loops (see kernels.h). */
 #include "kernels.h"
+#include "kllm/engine.h"
 #include "quant.h"
 
 #include <math.h>
@@ -65,13 +66,31 @@ float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n)
     return kern_path() == KERN_AVX2 ? kern_dot_avx2(wtype, w, x, n) : q_dot_ref(wtype, w, x, n);
 }
 
-void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
+uint32_t kern_act_type(uint32_t wtype)
+{
+    if (wtype == LLM_TYPE_F16 && kern_path() == KERN_AVX2) return KERN_ACT_F16_AS_F32;
+    return q_dot_type(wtype);
+}
+
+size_t kern_act_row_bytes(uint32_t act_type, int64_t n)
+{
+    return act_type == KERN_ACT_F16_AS_F32 ? (size_t)n * 4 : q_row_bytes(act_type, n);
+}
+
+void kern_quantize_rows(uint32_t act_type, const float *x, size_t n, void *dst, size_t row_bytes,
                         int32_t nrows)
 {
 #pragma omp for schedule(static) nowait
-    for (int32_t b = 0; b < nrows; b++)
-        q_quantize_row(dot_type, x + (size_t)b * n, (uint8_t *)dst + (size_t)b * row_bytes,
-                       (int64_t)n);
+    for (int32_t b = 0; b < nrows; b++) {
+        const float *xr = x + (size_t)b * n;
+        uint8_t *d = (uint8_t *)dst + (size_t)b * row_bytes;
+        if (act_type == KERN_ACT_F16_AS_F32) {
+            float *f = (float *)(void *)d;
+            for (size_t i = 0; i < n; i++) f[i] = q_f16_to_f32(q_f32_to_f16(xr[i]));
+        } else {
+            q_quantize_row(act_type, xr, d, (int64_t)n);
+        }
+    }
 }
 
 /* One weight row against every activation row, four at a time. */

@@ -26,14 +26,22 @@ int kern_force_path(int path);
 /* Row dot product on the current path (formats in quant.h). */
 float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n);
 
-/* Convert nrows rows of n floats (row stride n) into dot-type rows of
- * row_bytes each at dst. Work-shared by rows. */
+/* The activation format a matmul over `wtype` weights takes on the current
+ * path: q_dot_type(wtype), except that the AVX2 path takes F16-weight
+ * activations as f32 values already rounded to f16 (KERN_ACT_F16_AS_F32:
+ * the same numbers, widened once instead of once per weight row). */
+#define KERN_ACT_F16_AS_F32 0x10001u
+uint32_t kern_act_type(uint32_t wtype);
+size_t kern_act_row_bytes(uint32_t act_type, int64_t n);
+
+/* Convert nrows rows of n floats (row stride n) into activation rows
+ * (kern_act_type) of row_bytes each at dst. Work-shared by rows. */
 void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, size_t row_bytes,
                         int32_t nrows);
 
 /* out[b * out_stride + r] = dot(weight row r, activation row b) for
  * r < n_out, b < nrows. Weight rows are wrow_bytes apart; activation rows
- * (already in q_dot_type(wtype)) are xrow_bytes apart. Work-shared by
+ * (already in kern_act_type(wtype)) are xrow_bytes apart. Work-shared by
  * output rows; each weight row is used for 4 activation rows at a time. */
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
                  const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows);

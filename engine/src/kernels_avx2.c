@@ -79,9 +79,11 @@ AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
-AVX2 static float dot_f16(const void *w, const void *x, int64_t n)
+/* F16 weights against activations already widened to f32. */
+AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
 {
-    const uint16_t *a = w, *b = x;
+    const uint16_t *a = w;
+    const float *b = x;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     int64_t i = 0;
@@ -89,18 +91,15 @@ AVX2 static float dot_f16(const void *w, const void *x, int64_t n)
         for (int j = 0; j < 4; j++) {
             __m256 va =
                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i + 8 * j)));
-            __m256 vb =
-                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + i + 8 * j)));
-            acc[j] = _mm256_fmadd_ps(va, vb, acc[j]);
+            acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i + 8 * j), acc[j]);
         }
     }
     for (; i + 8 <= n; i += 8) {
         __m256 va = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
-        __m256 vb = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
-        acc[0] = _mm256_fmadd_ps(va, vb, acc[0]);
+        acc[0] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i), acc[0]);
     }
     float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++) s += q_f16_to_f32(a[i]) * q_f16_to_f32(b[i]);
+    for (; i < n; i++) s += q_f16_to_f32(a[i]) * b[i];
     return s;
 }
 
@@ -199,22 +198,18 @@ AVX2 static void dot4_q4_0(const void *w, const void *x, size_t xs, int64_t n, f
 AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, float out[4])
 {
     const uint16_t *a = w;
-    const uint16_t *b[4];
-    for (int j = 0; j < 4; j++)
-        b[j] = (const uint16_t *)(const void *)((const uint8_t *)x + j * xs);
+    const float *b[4]; /* activations widened to f32 (KERN_ACT_F16_AS_F32) */
+    for (int j = 0; j < 4; j++) b[j] = (const float *)(const void *)((const uint8_t *)x + j * xs);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 va = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
-        for (int j = 0; j < 4; j++) {
-            __m256 vb = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b[j] + i)));
-            acc[j] = _mm256_fmadd_ps(va, vb, acc[j]);
-        }
+        for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b[j] + i), acc[j]);
     }
     _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
     for (; i < n; i++)
-        for (int j = 0; j < 4; j++) out[j] += q_f16_to_f32(a[i]) * q_f16_to_f32(b[j][i]);
+        for (int j = 0; j < 4; j++) out[j] += q_f16_to_f32(a[i]) * b[j][i];
 }
 
 /* Two weight rows against four activation rows: each activation block is
@@ -340,7 +335,7 @@ float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
     switch (wtype) {
     case LLM_TYPE_Q8_0: return dot_q8_0(w, x, n);
     case LLM_TYPE_Q4_0: return dot_q4_0(w, x, n);
-    case LLM_TYPE_F16: return dot_f16(w, x, n);
+    case LLM_TYPE_F16: return dot_f16_f32(w, x, n); /* activations: KERN_ACT_F16_AS_F32 */
     case LLM_TYPE_BF16: return dot_bf16(w, x, n);
     case LLM_TYPE_F32: return dot_f32(w, x, n);
     default: return 0.0f;

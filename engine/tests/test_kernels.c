@@ -30,7 +30,7 @@ static void test_dot_paths(void **state)
                               LLM_TYPE_Q4_0};
     const int64_t lens[] = {32, 64, 96, 160, 768, 2080};
     static float w[2080], x[2080];
-    static uint8_t wq[2080 * 4], xq[2080 * 4];
+    static uint8_t wq[2080 * 4], xq[2080 * 4], xk[2080 * 4];
     int tested = 0;
     for (int path = 0; path < KERN_PATH_COUNT; path++) {
         if (kern_force_path(path) < 0) {
@@ -48,8 +48,11 @@ static void test_dot_paths(void **state)
                 }
                 q_quantize_row(types[t], w, wq, n);
                 q_quantize_row(q_dot_type(types[t]), x, xq, n);
+                /* the path's own activation format, from the same floats */
+                uint32_t at = kern_act_type(types[t]);
+                kern_quantize_rows(at, x, (size_t)n, xk, kern_act_row_bytes(at, n), 1);
                 float ref = q_dot_ref(types[t], wq, xq, n);
-                float got = kern_dot(types[t], wq, xq, n);
+                float got = kern_dot(types[t], wq, xk, n);
                 float tol = 1e-5f * (float)n;
                 if (fabsf(got - ref) > tol)
                     fail_msg("path %s type %s n %lld: %g vs reference %g", kern_path_name(path),
@@ -68,7 +71,7 @@ static void test_matmul_and_attention_paths(void **state)
 {
     enum { NIN = 96, NOUT = 7, NB = 6, HD = 64, NPOS = 37 };
     static float w[NOUT * NIN], x[NB * NIN], ref[NB * NOUT], got[NB * NOUT];
-    static uint8_t wq[NOUT * NIN * 4], xq[NB * NIN * 4];
+    static uint8_t wq[NOUT * NIN * 4], xq[NB * NIN * 4], xk[NB * NIN * 4];
     const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
                               LLM_TYPE_Q4_0};
     for (int i = 0; i < NOUT * NIN; i++) w[i] = frand();
@@ -83,7 +86,10 @@ static void test_matmul_and_attention_paths(void **state)
                 ref[b * NOUT + r] = q_dot_ref(types[t], wq + r * wb, xq + b * xb, NIN);
         for (int path = 0; path < KERN_PATH_COUNT; path++) {
             if (kern_force_path(path) < 0) continue;
-            kern_matmul(types[t], wq, wb, NIN, NOUT, xq, xb, got, NOUT, NB);
+            uint32_t at = kern_act_type(types[t]);
+            size_t kb = kern_act_row_bytes(at, NIN);
+            kern_quantize_rows(at, x, NIN, xk, kb, NB);
+            kern_matmul(types[t], wq, wb, NIN, NOUT, xk, kb, got, NOUT, NB);
             for (int i = 0; i < NB * NOUT; i++)
                 if (fabsf(got[i] - ref[i]) > 1e-4f)
                     fail_msg("matmul path %s type %s [%d]: %g vs %g", kern_path_name(path),
