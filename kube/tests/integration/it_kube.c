@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "it.h"
 #include "kube/events.h"
@@ -255,7 +256,12 @@ static void test_watch_gone_after_compaction(void **state)
     snprintf(old_rv, sizeof(old_rv), "%s", kube_obj_rv(out));
     cJSON_Delete(out);
     cJSON_Delete(pt);
+    /* Two more writes: etcd keeps the compaction revision itself, so the
+     * watch (which starts at old_rv + 1) must begin strictly before it. */
     pt = podtemplate(ns, "t1");
+    assert_int_equal(kube_create(C, &podtemplates, ns, pt, NULL, &st), 0);
+    cJSON_Delete(pt);
+    pt = podtemplate(ns, "t2");
     assert_int_equal(kube_create(C, &podtemplates, ns, pt, &out, &st), 0);
     compact_etcd(kube_obj_rv(out));
     cJSON_Delete(out);
@@ -651,6 +657,30 @@ static void test_rbac_forbidden(void **state)
     assert_int_equal(kube_delete(narrow, &it_widgets, ns, "visible", NULL, NULL, &st),
                      KUBE_EFORBIDDEN);
     assert_int_equal(kube_get(narrow, &secrets, ns, "anything", &got, &st), KUBE_EFORBIDDEN);
+    /* A token file is re-read when it changes (service-account rotation). */
+    {
+        const char *tf = "build/kube-it/rotating.token";
+        struct kube_config fcfg = {0};
+        struct kube_client *fc = NULL;
+        FILE *f = fopen(tf, "w");
+        assert_non_null(f);
+        fprintf(f, "%s\n", token);
+        fclose(f);
+        fcfg.server = admin.server;
+        fcfg.ca_file = admin.ca_file;
+        fcfg.token_file = (char *)tf;
+        assert_int_equal(kube_client_new(&fcfg, NULL, &fc), 0);
+        assert_int_equal(kube_get(fc, &it_widgets, ns, "visible", &got, &st), 0);
+        cJSON_Delete(got);
+        it_sleep_ms(20); /* a distinct mtime */
+        f = fopen(tf, "w");
+        assert_non_null(f);
+        fprintf(f, "revoked\n");
+        fclose(f);
+        assert_int_equal(kube_get(fc, &it_widgets, ns, "visible", &got, &st), KUBE_EUNAUTHORIZED);
+        kube_client_free(fc);
+        unlink(tf);
+    }
     /* A wrong token is 401, not 403. */
     cfg.token = "not-a-token";
     struct kube_client *anon = NULL;
