@@ -52,3 +52,17 @@ $(BUILD)/tests/agent/integration-fake: agent/tests/integration.sh $(AGENT_FAKE_B
 	printf '#!/bin/sh\nFAKE_ENGINE=1 exec agent/tests/integration.sh %s %s\n' \
 	    $(AGENT_FAKE_BIN) agent/tests/data/fake-model.txt > $@
 	chmod +x $@
+
+# make fuzz (with the engine's GGUF target): libFuzzer on the request parser
+# and the completion text path, the parts that read network bytes.
+$(FUZZ_DIR)/fuzz_api: agent/fuzz/fuzz_api.c agent/src/api.c agent/src/abuf.c agent/src/text.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Iagent/src -Iengine/include -o $@ $^ -lcjson
+.PHONY: fuzz-agent
+fuzz-agent: deps-quiet $(FUZZ_DIR)/fuzz_api
+	@mkdir -p $(FUZZ_DIR)/corpus-api
+	cp agent/fuzz/corpus/* $(FUZZ_DIR)/corpus-api/
+	cd $(FUZZ_DIR) && ./fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    corpus-api
+fuzz: fuzz-agent
