@@ -71,10 +71,15 @@ signed kcm "/CN=system:kube-controller-manager" "$c/client.ext"
 ossl genrsa -out "$c/sa.key" 2048
 ossl rsa -in "$c/sa.key" -pubout -out "$c/sa.pub"
 
-etcd_port=$(free_port)
-etcd_peer=$(free_port)
-api_port=$(free_port)
-kcm_port=$(free_port)
+# Four distinct free ports (the kernel may hand the same one out twice).
+while :; do
+    etcd_port=$(free_port)
+    etcd_peer=$(free_port)
+    api_port=$(free_port)
+    kcm_port=$(free_port)
+    n=$(printf '%s\n' "$etcd_port" "$etcd_peer" "$api_port" "$kcm_port" | sort -u | wc -l)
+    [ "$n" -eq 4 ] && break
+done
 
 kubeconfig() { # file user cert key
     cat >"$1" <<K

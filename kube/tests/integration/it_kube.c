@@ -397,6 +397,41 @@ static void test_informer_relists_on_gone(void **state)
     kube_informer_free(inf);
 }
 
+static void on_resync(void *ud, const cJSON *a, const cJSON *b)
+{
+    struct counts *c = ud;
+    pthread_mutex_lock(&c->mu);
+    if (a == b || strcmp(kube_obj_rv(a), kube_obj_rv(b)) == 0) c->updates++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_informer_resync(void **state)
+{
+    /* it-list holds 7 widgets (test_list_pagination_selectors). */
+    struct counts cnt = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct kube_informer *inf = NULL;
+    struct kube_informer_opts o = {0};
+    o.resource = it_widgets;
+    o.ns = "it-list";
+    o.resync_ns = 1 * KUBE_SEC;
+    o.handlers = (struct kube_informer_handlers){on_add, on_resync, on_delete, &cnt};
+    assert_int_equal(kube_informer_new(C, &o, &inf), 0);
+    assert_int_equal(kube_informer_start(inf), 0);
+    assert_int_equal(kube_informer_wait_synced(inf, 30 * KUBE_SEC), 0);
+    double t0 = it_now();
+    for (;;) {
+        pthread_mutex_lock(&cnt.mu);
+        int u = cnt.updates;
+        pthread_mutex_unlock(&cnt.mu);
+        if (u >= 14) break; /* two rounds over 7 objects */
+        assert_true(it_now() - t0 < 10);
+        it_sleep_ms(100);
+    }
+    kube_informer_free(inf);
+    assert_int_equal(cnt.adds, 7);
+    assert_int_equal(cnt.deletes, 0);
+}
+
 static void test_informer_burst_1000(void **state)
 {
     const char *ns = "it-burst";
@@ -731,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_list_pagination_selectors),
         cmocka_unit_test(test_watch_gone_after_compaction),
         cmocka_unit_test(test_informer_relists_on_gone),
+        cmocka_unit_test(test_informer_resync),
         cmocka_unit_test(test_informer_burst_1000),
         cmocka_unit_test(test_bookmarks_arrive),
         cmocka_unit_test(test_rbac_forbidden),
