@@ -50,6 +50,8 @@ enum route {
 struct req {
     struct srv *srv;
     enum route route;
+    char path[96];  /* for the access log (truncated) */
+    uint64_t t0_ns; /* arrival */
     struct abuf body;
     bool too_big;
     bool responded; /* a response was queued early (413/401) */
@@ -70,6 +72,8 @@ struct stream {
     size_t sent;         /* bytes of job text already sent */
     int phase;           /* 0 head, 1 body, 2 tail, 3 end */
     int status;          /* for the request counter */
+    char path[96];
+    uint64_t t0_ns;
 };
 
 static bool client_gone(int fd)
@@ -122,11 +126,41 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
     return ret;
 }
 
-/* An OpenAI error object; counts the request for mm (NULL: unrouted). */
-static enum MHD_Result send_error(struct srv *s, struct MHD_Connection *c, struct mx_model *mm,
-                                  int status, const char *msg, const char *param, const char *code)
+/* Count a finished API request (mm NULL: no model chosen) and log one line
+ * for it. Prompts and keys are never logged. */
+static void request_done(struct srv *s, struct mx_model *mm, const char *path, int status,
+                         int32_t prompt_tokens, int32_t gen_tokens, uint64_t t0_ns)
 {
     mx_request_done(s->mx, mm, status);
+    enum klog_level lvl = status >= 500 ? KLOG_WARN : KLOG_INFO;
+    if (!klog_enabled(lvl)) return;
+    char st[12], pt[16], gt[16], ms[24];
+    snprintf(st, sizeof st, "%d", status);
+    snprintf(pt, sizeof pt, "%d", (int)prompt_tokens);
+    snprintf(gt, sizeof gt, "%d", (int)gen_tokens);
+    snprintf(ms, sizeof ms, "%.1f", (double)(sched_clock_ns() - t0_ns) / 1e6);
+    const char *kv[] = {"path",
+                        path,
+                        "model",
+                        mm ? mm->name : "-",
+                        "status",
+                        st,
+                        "prompt_tokens",
+                        pt,
+                        "completion_tokens",
+                        gt,
+                        "ms",
+                        ms,
+                        NULL};
+    klog_kv(lvl, "http", "request", kv);
+}
+
+/* An OpenAI error object; counts the request for mm (NULL: unrouted). */
+static enum MHD_Result send_error(struct srv *s, struct MHD_Connection *c, const struct req *rq,
+                                  struct mx_model *mm, int status, const char *msg,
+                                  const char *param, const char *code)
+{
+    request_done(s, mm, rq->path, status, 0, 0, rq->t0_ns);
     char *body = api_error_json(msg, api_error_type(status), param, code);
     const char *retry = status == 429 || status == 503 ? RETRY_AFTER_S : NULL;
     const char *allow = NULL;
@@ -171,7 +205,10 @@ static void stream_free(void *cls)
         sched_cancel(st->sm->sched, st->job);
         st->status = JOB_STATUS_CANCELLED;
     }
-    mx_request_done(st->srv->mx, st->sm->mx, st->status);
+    pthread_mutex_lock(&st->job->mu);
+    int32_t n_gen = st->job->n_gen;
+    pthread_mutex_unlock(&st->job->mu);
+    request_done(st->srv, st->sm->mx, st->path, st->status, st->n_prompt, n_gen, st->t0_ns);
     job_unref(st->job);
     abuf_deinit(&st->pending);
     free(st);
@@ -303,17 +340,17 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
 
     if (api_req_parse(kind, rq->body.data ? rq->body.data : "", rq->body.len, &s->cfg.lim, &ar, err,
                       sizeof err, &param) < 0) {
-        ret = send_error(s, c, NULL, 400, err, param, NULL);
+        ret = send_error(s, c, rq, NULL, 400, err, param, NULL);
         goto out;
     }
     struct srv_model *sm = find_model(s, ar.model);
     if (!sm) {
         snprintf(err, sizeof err, "The model '%s' does not exist", ar.model);
-        ret = send_error(s, c, NULL, 404, err, "model", "model_not_found");
+        ret = send_error(s, c, rq, NULL, 404, err, "model", "model_not_found");
         goto out;
     }
     if (atomic_load(&s->draining)) {
-        ret = send_error(s, c, sm->mx, 503, "the server is shutting down", NULL, NULL);
+        ret = send_error(s, c, rq, sm->mx, 503, "the server is shutting down", NULL, NULL);
         goto out;
     }
     if (kind == API_CHAT) {
@@ -322,16 +359,16 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
                      "model '%s' has no chat template this server recognises; "
                      "use /v1/completions",
                      sm->name);
-            ret = send_error(s, c, sm->mx, 400, err, "messages", "no_chat_template");
+            ret = send_error(s, c, rq, sm->mx, 400, err, "messages", "no_chat_template");
             goto out;
         }
         if (tmpl_render(sm->tmpl, ar.msgs, ar.n_msgs, &prompt) < 0) {
-            ret =
-                send_error(s, c, sm->mx, 413, "the rendered prompt is too large", "messages", NULL);
+            ret = send_error(s, c, rq, sm->mx, 413, "the rendered prompt is too large", "messages",
+                             NULL);
             goto out;
         }
     } else if (abuf_puts(&prompt, ar.prompt) < 0) {
-        ret = send_error(s, c, sm->mx, 413, "the prompt is too large", "prompt", NULL);
+        ret = send_error(s, c, rq, sm->mx, 413, "the prompt is too large", "prompt", NULL);
         goto out;
     }
 
@@ -342,14 +379,15 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     int32_t n_ctx = sched_n_ctx(sm->sched);
     if (n < 0) {
         snprintf(err, sizeof err, "cannot tokenize the prompt: %s", llm_strerror(n));
-        ret = send_error(s, c, sm->mx, 400, err, kind == API_CHAT ? "messages" : "prompt", NULL);
+        ret =
+            send_error(s, c, rq, sm->mx, 400, err, kind == API_CHAT ? "messages" : "prompt", NULL);
         goto out;
     }
     if (n > s->cfg.max_prompt_tokens || n >= n_ctx) {
         int32_t lim = s->cfg.max_prompt_tokens < n_ctx - 1 ? s->cfg.max_prompt_tokens : n_ctx - 1;
         snprintf(err, sizeof err, "the prompt is %d tokens, more than this server's limit of %d",
                  (int)n, (int)lim);
-        ret = send_error(s, c, sm->mx, 400, err, kind == API_CHAT ? "messages" : "prompt",
+        ret = send_error(s, c, rq, sm->mx, 400, err, kind == API_CHAT ? "messages" : "prompt",
                          "context_length_exceeded");
         goto out;
     }
@@ -371,12 +409,13 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
 
     int rc = sched_submit(sm->sched, j);
     if (rc == SCHED_ERR_FULL) {
-        ret = send_error(s, c, sm->mx, 429, "too many requests queued for this model; retry later",
-                         NULL, "queue_full");
+        ret =
+            send_error(s, c, rq, sm->mx, 429,
+                       "too many requests queued for this model; retry later", NULL, "queue_full");
         goto out;
     }
     if (rc < 0) {
-        ret = send_error(s, c, sm->mx, 503, "the server is shutting down", NULL, NULL);
+        ret = send_error(s, c, rq, sm->mx, 503, "the server is shutting down", NULL, NULL);
         goto out;
     }
 
@@ -397,6 +436,8 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         st->include_usage = ar.include_usage;
         st->n_prompt = n;
         st->status = 200;
+        memcpy(st->path, rq->path, sizeof st->path);
+        st->t0_ns = rq->t0_ns;
         abuf_init(&st->pending, 0);
         struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
                                                                    stream_read, st, stream_free);
@@ -412,12 +453,12 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     }
 
     if (!wait_job(sm, j, conn_fd(c))) {
-        mx_request_done(s->mx, sm->mx, JOB_STATUS_CANCELLED);
+        request_done(s, sm->mx, rq->path, JOB_STATUS_CANCELLED, n, j->n_gen, rq->t0_ns);
         ret = MHD_NO; /* nobody to answer: close the connection */
         goto out;
     }
     if (j->status) {
-        ret = send_error(s, c, sm->mx, j->status, j->errmsg, NULL, NULL);
+        ret = send_error(s, c, rq, sm->mx, j->status, j->errmsg, NULL, NULL);
         goto out;
     }
     struct abuf clean;
@@ -432,7 +473,7 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         body = api_resp_full(&meta, abuf_str(&clean), clean.len, j->finish, &u);
     abuf_deinit(&clean);
     if (!body) goto out;
-    mx_request_done(s->mx, sm->mx, 200);
+    request_done(s, sm->mx, rq->path, 200, n, j->n_gen, rq->t0_ns);
     ret = send_buf(c, 200, "application/json", body, NULL, NULL);
 out:
     job_unref(j);
@@ -508,6 +549,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!rq) return MHD_NO;
         rq->srv = s;
         rq->route = route_of(url);
+        rq->t0_ns = sched_clock_ns();
+        snprintf(rq->path, sizeof rq->path, "%s", url);
         abuf_init(&rq->body, s->cfg.max_body);
         *con_cls = rq;
         atomic_fetch_add(&s->active, 1);
@@ -517,11 +560,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         bool gen = rq->route == ROUTE_COMPLETIONS || rq->route == ROUTE_CHAT;
         if (rq->route == ROUTE_NONE) {
             rq->responded = true;
-            return send_error(s, c, NULL, 404, "unknown path", NULL, "not_found");
+            return send_error(s, c, rq, NULL, 404, "unknown path", NULL, "not_found");
         }
         if ((gen && !post) || (!gen && !get)) {
             rq->responded = true;
-            return send_error(s, c, NULL, 405, "method not allowed", NULL, NULL);
+            return send_error(s, c, rq, NULL, 405, "method not allowed", NULL, NULL);
         }
         bool v1 = rq->route == ROUTE_MODELS || gen;
         if (v1 && s->cfg.api_key &&
@@ -529,7 +572,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
                 s->cfg.api_key)) {
             rq->responded = true;
-            return send_error(s, c, NULL, 401, "missing or invalid API key", NULL,
+            return send_error(s, c, rq, NULL, 401, "missing or invalid API key", NULL,
                               "invalid_api_key");
         }
         const char *cl =
@@ -540,7 +583,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             unsigned long long len = strtoull(cl, &end, 10);
             if (errno || end == cl || len > s->cfg.max_body) {
                 rq->responded = true;
-                return send_error(s, c, NULL, 413, "request body too large", NULL, NULL);
+                return send_error(s, c, rq, NULL, 413, "request body too large", NULL, NULL);
             }
         }
         return MHD_YES;
@@ -556,7 +599,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     rq->responded = true;
-    if (rq->too_big) return send_error(s, c, NULL, 413, "request body too large", NULL, NULL);
+    if (rq->too_big) return send_error(s, c, rq, NULL, 413, "request body too large", NULL, NULL);
     if (rq->route == ROUTE_COMPLETIONS || rq->route == ROUTE_CHAT)
         return handle_completion(s, c, rq);
     return handle_get(s, c, rq->route);

@@ -45,7 +45,7 @@ start() {
     PID=$!
     PORT=""
     for _ in $(seq 300); do
-        PORT=$(sed -n 's/.*listening.*port=\([0-9]*\).*/\1/p' "$TMP/log" 2>/dev/null)
+        PORT=$(sed -n 's/.*listening.*port[=":]*\([0-9][0-9]*\).*/\1/p' "$TMP/log" 2>/dev/null)
         [ -n "$PORT" ] && break
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.1
@@ -269,7 +269,7 @@ PID=""
 # ---- auth, chat template, and the official OpenAI client ----
 KEY=sk-test-$RANDOM$RANDOM
 printf '%s\n' "$KEY" >"$TMP/key"
-start --api-key-file "$TMP/key" --chat-template chatml --max-tokens 64
+start --api-key-file "$TMP/key" --chat-template chatml --max-tokens 64 --log-format json
 eq "no key" "$(get "$URL/v1/models")" 401
 eq "no key error type" "$(jbody .error.type)" authentication_error
 eq "wrong key" "$(get -H 'Authorization: Bearer nope' "$URL/v1/models")" 401
@@ -308,6 +308,10 @@ else
 fi
 stop
 eq "SIGTERM exit status" $? 0
+check "json log: every line is JSON" jq -e . "$TMP/log" >/dev/null
+check "json log: one line per request" grep -q '"msg":"request".*"path":"/v1/chat/completions".*"status":"200"' "$TMP/log"
+check "log holds no key" bash -c "! grep -qF '$KEY' '$TMP/log'"
+check "log holds no prompt" bash -c "! grep -qF 'Be brief.' '$TMP/log'"
 
 echo "integration: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]
