@@ -421,6 +421,22 @@ char *api_resp_chunk(const struct api_resp_meta *m, const char *text, size_t len
     return print_free(o);
 }
 
+static cJSON *model_object(const char *id, int64_t created)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return NULL;
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)created);
+    cJSON_AddStringToObject(m, "owned_by", "kllm");
+    return m;
+}
+
+char *api_model_json(const char *id, int64_t created)
+{
+    return print_free(model_object(id, created));
+}
+
 char *api_models_json(const char *const *ids, int n, int64_t created)
 {
     cJSON *o = cJSON_CreateObject();
@@ -431,13 +447,9 @@ char *api_models_json(const char *const *ids, int n, int64_t created)
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        cJSON *m = cJSON_CreateObject();
+        cJSON *m = model_object(ids[i], created);
         if (!m) break;
         cJSON_AddItemToArray(data, m);
-        cJSON_AddStringToObject(m, "id", ids[i]);
-        cJSON_AddStringToObject(m, "object", "model");
-        cJSON_AddNumberToObject(m, "created", (double)created);
-        cJSON_AddStringToObject(m, "owned_by", "kllm");
     }
     return print_free(o);
 }

@@ -89,6 +89,8 @@ char *api_resp_full(const struct api_resp_meta *m, const char *text, size_t len,
  * stream_options.include_usage trailer). */
 char *api_resp_chunk(const struct api_resp_meta *m, const char *text, size_t len, bool role_first,
                      enum api_finish fin, const struct api_usage *usage);
+/* GET /v1/models/{id} body. */
+char *api_model_json(const char *id, int64_t created);
 /* GET /v1/models body for the given ids. */
 char *api_models_json(const char *const *ids, int n, int64_t created);
 

@@ -23,6 +23,7 @@
 #define WAIT_SLICE_MS 100 /* how often a waiting thread checks its client */
 #define STREAM_BLOCK 4096 /* MHD buffer size for streamed responses */
 #define RETRY_AFTER_S "1" /* Retry-After on 429/503 */
+#define MODEL_PREFIX "/v1/models/"
 
 struct srv {
     struct MHD_Daemon *d;
@@ -42,6 +43,7 @@ enum route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_MODELS,
+    ROUTE_MODEL, /* /v1/models/{id} */
     ROUTE_COMPLETIONS,
     ROUTE_CHAT,
 };
@@ -50,7 +52,7 @@ enum route {
 struct req {
     struct srv *srv;
     enum route route;
-    char path[96];  /* for the access log (truncated) */
+    char path[160]; /* for the access log (truncated) */
     uint64_t t0_ns; /* arrival */
     struct abuf body;
     bool too_big;
@@ -72,7 +74,7 @@ struct stream {
     size_t sent;         /* bytes of job text already sent */
     int phase;           /* 0 head, 1 body, 2 tail, 3 end */
     int status;          /* for the request counter */
-    char path[96];
+    char path[160];
     uint64_t t0_ns;
 };
 
@@ -500,6 +502,7 @@ static enum route route_of(const char *url)
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(url, routes[i].path) == 0) return routes[i].r;
+    if (strncmp(url, MODEL_PREFIX, strlen(MODEL_PREFIX)) == 0) return ROUTE_MODEL;
     return ROUTE_NONE;
 }
 
@@ -511,9 +514,10 @@ static bool ready(struct srv *s)
     return true;
 }
 
-static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, enum route r)
+static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, const struct req *rq,
+                                  const char *url)
 {
-    switch (r) {
+    switch (rq->route) {
     case ROUTE_HEALTHZ: return send_buf(c, 200, "text/plain", strdup("ok\n"), NULL, NULL);
     case ROUTE_READYZ:
         if (ready(s)) return send_buf(c, 200, "text/plain", strdup("ready\n"), NULL, NULL);
@@ -526,6 +530,14 @@ static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, enum 
             return MHD_NO;
         }
         return send_buf(c, 200, "text/plain; version=0.0.4; charset=utf-8", abuf_take(&b), NULL,
+                        NULL);
+    }
+    case ROUTE_MODEL: {
+        const char *id = url + strlen(MODEL_PREFIX);
+        if (!find_model(s, id))
+            return send_error(s, c, rq, NULL, 404, "The model does not exist", "model",
+                              "model_not_found");
+        return send_buf(c, 200, "application/json", api_model_json(id, (int64_t)time(NULL)), NULL,
                         NULL);
     }
     default: {
@@ -566,7 +578,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->responded = true;
             return send_error(s, c, rq, NULL, 405, "method not allowed", NULL, NULL);
         }
-        bool v1 = rq->route == ROUTE_MODELS || gen;
+        bool v1 = rq->route == ROUTE_MODELS || rq->route == ROUTE_MODEL || gen;
         if (v1 && s->cfg.api_key &&
             !auth_check(
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
@@ -602,7 +614,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rq->too_big) return send_error(s, c, rq, NULL, 413, "request body too large", NULL, NULL);
     if (rq->route == ROUTE_COMPLETIONS || rq->route == ROUTE_CHAT)
         return handle_completion(s, c, rq);
-    return handle_get(s, c, rq->route);
+    return handle_get(s, c, rq, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

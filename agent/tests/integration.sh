@@ -110,6 +110,9 @@ eq "healthz" "$(get "$URL/healthz")" 200
 eq "readyz" "$(get "$URL/readyz")" 200
 eq "models" "$(get "$URL/v1/models")" 200
 eq "models lists tiny" "$(jbody '.data[0].id')" tiny
+eq "model by id" "$(get "$URL/v1/models/tiny")" 200
+eq "model by id: object" "$(jbody .id)/$(jbody .object)" tiny/model
+eq "unknown model by id" "$(get "$URL/v1/models/nope")" 404
 eq "completion" "$(post /v1/completions '{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":0}')" 200
 eq "completion object" "$(jbody .object)" text_completion
 check "completion usage" test "$(jbody .usage.completion_tokens)" -le 8

@@ -9,6 +9,7 @@ async function main() {
 
   const models = await client.models.list();
   assert.ok(models.data.some((m) => m.id === 'tiny'), 'models lists tiny');
+  assert.strictEqual((await client.models.retrieve('tiny')).id, 'tiny');
 
   const c = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
   assert.strictEqual(typeof c.choices[0].text, 'string');

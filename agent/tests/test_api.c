@@ -243,6 +243,10 @@ static void test_error_and_models(void **state)
     assert_string_equal(jstr(j, "data.1.id"), "b");
     assert_string_equal(jstr(j, "data.0.object"), "model");
     cJSON_Delete(j);
+    j = parse_free(api_model_json("team/tiny", 1));
+    assert_string_equal(jstr(j, "id"), "team/tiny");
+    assert_string_equal(jstr(j, "owned_by"), "kllm");
+    cJSON_Delete(j);
 }
 
 int main(void)
