@@ -16,6 +16,7 @@
 #include "it.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "kube/queue.h"
 #include "kube/watch.h"
 
 static struct kube_client *C;
@@ -563,6 +564,148 @@ static void *create_elsewhere(void *arg)
     return out;
 }
 
+/* --- the controller pattern: informer -> queue -> workers --- */
+
+struct ctrl {
+    struct kube_informer *inf;
+    struct kube_queue *q;
+    pthread_mutex_t mu;
+    struct kube_store *busy; /* keys being reconciled right now */
+    int overlap;             /* a key on two workers at once: must stay 0 */
+    int reconciles;
+};
+
+static void enqueue(struct ctrl *c, const cJSON *o)
+{
+    char key[256];
+    if (kube_obj_key(o, key, sizeof(key)) == 0) kube_queue_add(c->q, key);
+}
+static void c_add(void *ud, const cJSON *o)
+{
+    enqueue(ud, o);
+}
+static void c_update(void *ud, const cJSON *a, const cJSON *b)
+{
+    enqueue(ud, b);
+}
+static void c_delete(void *ud, const cJSON *o)
+{
+    enqueue(ud, o);
+}
+
+/* Level-based: make status.phase say which size the spec asks for. */
+static int reconcile(struct ctrl *c, const char *key)
+{
+    cJSON *o = NULL;
+    char want[32], name[128];
+    if (kube_store_get(kube_informer_store(c->inf), key, &o) == KUBE_ENOTFOUND) return 0;
+    const cJSON *size = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "size");
+    snprintf(want, sizeof(want), "size-%d", cJSON_IsNumber(size) ? size->valueint : 0);
+    const char *phase = kube_obj_str(o, "status.phase");
+    int rc = 0;
+    if (!phase || strcmp(phase, want) != 0) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"status\":{\"phase\":\"%s\"}}", want);
+        snprintf(name, sizeof(name), "%s", kube_obj_name(o));
+        cJSON *p = cJSON_Parse(body);
+        rc = kube_patch_merge(C, &it_widgets, kube_obj_namespace(o), name, "status", p, NULL, NULL);
+        cJSON_Delete(p);
+        if (rc == KUBE_ENOTFOUND) rc = 0;
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void *worker(void *arg)
+{
+    struct ctrl *c = arg;
+    char *key;
+    while (kube_queue_get(c->q, &key, -1) == 0) {
+        cJSON *mark = cJSON_Parse("{\"metadata\":{\"name\":\"x\"}}"), *old = NULL;
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(mark, "metadata"), "name",
+                                  cJSON_CreateString(key));
+        kube_store_upsert(c->busy, mark, &old);
+        pthread_mutex_lock(&c->mu);
+        if (old) c->overlap++;
+        c->reconciles++;
+        pthread_mutex_unlock(&c->mu);
+        cJSON_Delete(old);
+        int rc = reconcile(c, key);
+        kube_store_delete(c->busy, key, NULL);
+        if (rc)
+            kube_queue_add_rate_limited(c->q, key);
+        else
+            kube_queue_forget(c->q, key);
+        kube_queue_done(c->q, key);
+        free(key);
+    }
+    return NULL;
+}
+
+static void test_controller_pattern(void **state)
+{
+    const char *ns = "it-ctrl";
+    char name[32];
+    struct kube_status st;
+    struct ctrl c = {0};
+    struct kube_informer_opts o = {0};
+    pthread_t w[3];
+    assert_int_equal(it_ensure_ns(C, ns), 0);
+    pthread_mutex_init(&c.mu, NULL);
+    assert_int_equal(kube_store_new(&c.busy), 0);
+    assert_int_equal(kube_queue_new(NULL, &c.q), 0);
+    o.resource = it_widgets;
+    o.ns = ns;
+    o.handlers = (struct kube_informer_handlers){c_add, c_update, c_delete, &c};
+    assert_int_equal(kube_informer_new(C, &o, &c.inf), 0);
+    assert_int_equal(kube_informer_start(c.inf), 0);
+    assert_int_equal(kube_informer_wait_synced(c.inf, 30 * KUBE_SEC), 0);
+    for (int i = 0; i < 3; i++) pthread_create(&w[i], NULL, worker, &c);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 40; i++) {
+            snprintf(name, sizeof(name), "c%02d", i);
+            if (round == 0) {
+                cJSON *wj = it_widget(ns, name, NULL, 1);
+                assert_int_equal(kube_create(C, &it_widgets, ns, wj, NULL, &st), 0);
+                cJSON_Delete(wj);
+            } else {
+                char body[64];
+                snprintf(body, sizeof(body), "{\"spec\":{\"size\":%d}}", round * 100 + i);
+                cJSON *p = cJSON_Parse(body);
+                assert_int_equal(kube_patch_merge(C, &it_widgets, ns, name, NULL, p, NULL, &st), 0);
+                cJSON_Delete(p);
+            }
+        }
+    }
+    /* Converged: every object's status reflects its latest spec. */
+    double t0 = it_now();
+    for (;;) {
+        cJSON *items = NULL, *it;
+        int done = 1;
+        assert_int_equal(kube_list_all(C, &it_widgets, ns, NULL, &items, NULL, &st), 0);
+        cJSON_ArrayForEach(it, items)
+        {
+            char want[32];
+            const cJSON *size = cJSON_GetObjectItem(cJSON_GetObjectItem(it, "spec"), "size");
+            snprintf(want, sizeof(want), "size-%d", cJSON_IsNumber(size) ? size->valueint : 0);
+            const char *phase = kube_obj_str(it, "status.phase");
+            if (!phase || strcmp(phase, want) != 0) done = 0;
+        }
+        cJSON_Delete(items);
+        if (done) break;
+        assert_true(it_now() - t0 < 60);
+        it_sleep_ms(200);
+    }
+    assert_int_equal(kube_queue_shutdown_drain(c.q, 30 * KUBE_SEC), 0);
+    for (int i = 0; i < 3; i++) pthread_join(w[i], NULL);
+    kube_informer_free(c.inf);
+    printf("  %d reconciles for 120 changes, overlap=%d\n", c.reconciles, c.overlap);
+    assert_int_equal(c.overlap, 0);
+    assert_true(c.reconciles >= 40);
+    kube_queue_free(c.q);
+    kube_store_free(c.busy);
+}
+
 static void test_bookmarks_arrive(void **state)
 {
     /* The watch cache sends a bookmark 2 s before a watch's deadline when
@@ -768,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_informer_relists_on_gone),
         cmocka_unit_test(test_informer_resync),
         cmocka_unit_test(test_informer_burst_1000),
+        cmocka_unit_test(test_controller_pattern),
         cmocka_unit_test(test_bookmarks_arrive),
         cmocka_unit_test(test_rbac_forbidden),
         cmocka_unit_test(test_events_aggregate),
