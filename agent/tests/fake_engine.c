@@ -193,6 +193,7 @@ int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)
         float *l = c->logits + (size_t)i * FAKE_VOCAB;
         int32_t best = TOK_BYTE(letters[pos % 27]);
         if (b->tokens[i] == TOK_BYTE('!')) best = 2;
+        if (b->tokens[i] == TOK_BYTE('~')) best = TOK_BYTE('~'); /* a loop */
         for (int32_t v = 0; v < FAKE_VOCAB; v++) l[v] = v == best ? 10.0f : 0.0f;
         if (b->tokens[i] == TOK_BYTE('#')) l[5] = NAN;
     }

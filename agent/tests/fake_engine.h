@@ -6,7 +6,7 @@
  *   tokenizer: BOS then one token per byte; a piece is its byte;
  *   logits: after a token at position p the favourite is the letter
  *           "abcdefghijklmnopqrstuvwxyz "[p % 27]; after '!' it is EOS;
- *           after '#' every logit is NaN;
+ *           after '#' every logit is NaN; after '~' it is '~' (a loop);
  *   each llm_decode_batch call sleeps FAKE_DELAY_US (env, default 1000) us.
  * The chat template is taken from the FAKE_CHAT_TEMPLATE environment variable.
  * Threads: like the real engine (a ctx belongs to one thread).

@@ -137,6 +137,13 @@ else
     echo "note: stop-string check skipped (short or non-text greedy output)"
 fi
 
+# a seed makes sampling reproducible
+req='{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":1,"seed":42}'
+eq "seeded" "$(post /v1/completions "$req")" 200
+S1=$(jbody '.choices[0].text')
+post /v1/completions "$req" >/dev/null
+eq "same seed, same text" "$(jbody '.choices[0].text')" "$S1"
+
 # streaming
 curl -sN -H 'Content-Type: application/json' -o "$TMP/stream" \
     -d '{"model":"tiny","prompt":"Once upon a time","max_tokens":8,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}' \
@@ -219,7 +226,7 @@ start --parallel 1 --queue-max 1 --ctx-size 4096 --max-tokens 4000
 pids=()
 for i in $(seq 30); do
     curl -s -o /dev/null -D "$TMP/h$i" -w '%{http_code}' -H 'Content-Type: application/json' \
-        -d '{"model":"tiny","prompt":"Hello","max_tokens":200}' "$URL/v1/completions" >"$TMP/s$i" &
+        -d '{"model":"tiny","prompt":"Hello","max_tokens":500}' "$URL/v1/completions" >"$TMP/s$i" &
     pids+=($!)
 done
 wait "${pids[@]}"

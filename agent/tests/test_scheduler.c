@@ -194,6 +194,25 @@ static void test_stops(void **state)
     mx_deinit(&mx);
 }
 
+static void test_repetition_anomaly(void **state)
+{
+    struct mx mx;
+    struct mx_model *mm;
+    struct sched *s = mk(2, 4, 0, 64, &mx, &mm);
+    struct job *loop = mkjob("~", 60, NULL);
+    struct job *fine = mkjob("hi", 60, NULL); /* period 27: not a runaway */
+    assert_int_equal(sched_submit(s, loop), 0);
+    assert_int_equal(sched_submit(s, fine), 0);
+    assert_int_equal(wait_done(loop), JOB_DONE);
+    assert_int_equal(wait_done(fine), JOB_DONE);
+    assert_int_equal(loop->finish, API_FINISH_LENGTH);
+    assert_int_equal(mm->anomalies[MX_ANOMALY_REPETITION], 1);
+    job_unref(loop);
+    job_unref(fine);
+    sched_free(s);
+    mx_deinit(&mx);
+}
+
 static void test_nonfinite(void **state)
 {
     struct mx mx;
@@ -245,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_batched_and_chunked),
         cmocka_unit_test(test_queue_full_and_cancel),
         cmocka_unit_test(test_stops),
+        cmocka_unit_test(test_repetition_anomaly),
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_shutdown_fails_leftovers),
     };
