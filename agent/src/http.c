@@ -141,19 +141,10 @@ static void request_done(struct srv *s, struct mx_model *mm, const char *path, i
     snprintf(pt, sizeof pt, "%d", (int)prompt_tokens);
     snprintf(gt, sizeof gt, "%d", (int)gen_tokens);
     snprintf(ms, sizeof ms, "%.1f", (double)(sched_clock_ns() - t0_ns) / 1e6);
-    const char *kv[] = {"path",
-                        path,
-                        "model",
-                        mm ? mm->name : "-",
-                        "status",
-                        st,
-                        "prompt_tokens",
-                        pt,
-                        "completion_tokens",
-                        gt,
-                        "ms",
-                        ms,
-                        NULL};
+    const char *model = mm ? mm->name : "-";
+    const char *kv[] = {
+        "path", path, "model", model, "status", st, "prompt_tokens", pt, "completion_tokens",
+        gt,     "ms", ms,      NULL};
     klog_kv(lvl, "http", "request", kv);
 }
 
