@@ -4,7 +4,7 @@ AGENT_BIN      := $(BUILD)/bin/kllm-agent
 AGENT_FAKE_BIN := $(BUILD)/tests/agent/kllm-agent-fake
 AGENT_SRCS     := $(filter-out agent/src/main.c,$(wildcard agent/src/*.c))
 AGENT_LIB      := $(BUILD)/libkllm-agent.a
-AGENT_LDLIBS   := -lmicrohttpd -lcjson
+AGENT_LDLIBS   := -lmicrohttpd -lcjson -lcurl -lcrypto
 AGENT_MODEL    := engine/tests/data/llama-2-tiny-random.gguf
 FAKE_ENGINE_O  := $(BUILD)/agent/tests/fake_engine.o
 

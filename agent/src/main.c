@@ -17,7 +17,10 @@
 
 #include <kllm/engine.h>
 
+#include <curl/curl.h>
+
 #include "auth.h"
+#include "fetch.h"
 #include "http.h"
 #include "klog.h"
 #include "metrics.h"
@@ -37,6 +40,8 @@ struct opts {
     long long max_body, max_prompt_tokens, max_tokens, parallel, queue_max, threads, ctx_size,
         batch_size, max_connections, shutdown_timeout;
     enum tmpl_kind fallback_tmpl;
+    char cache_dir[1024];
+    long long cache_max_bytes;
 };
 
 static void usage(FILE *f)
@@ -45,8 +50,11 @@ static void usage(FILE *f)
           "\n"
           "Serves GGUF models over an OpenAI-compatible HTTP API (standalone mode).\n"
           "\n"
-          "  --model NAME=URI          serve the model file URI (a path or file://PATH) as NAME;\n"
-          "                            repeatable\n"
+          "  --model NAME=URI          serve the model URI as NAME; repeatable. URI: a path,\n"
+          "                            file://PATH, or http(s)://...#sha256=HEX (downloaded)\n"
+          "  --cache-dir DIR           where downloaded models are kept (default\n"
+          "                            $HOME/.cache/kllm/models)\n"
+          "  --cache-max-bytes N       largest model download, 0: no limit (default 0)\n"
           "  --listen HOST:PORT        API, probes and metrics address (default :8080)\n"
           "  --api-key-file FILE       require 'Authorization: Bearer <key>' on /v1/*\n"
           "  --log-format text|json    (default text)\n"
@@ -130,8 +138,11 @@ static int check_model_spec(const char *spec)
         return bad("--model: bad name in '%s' (use letters, digits, . _ - : /)", spec);
     const char *uri = eq + 1;
     if (!*uri) return bad("--model: '%s' has no path", spec);
-    if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0)
-        return bad("--model: '%s': http(s) downloads are not supported yet; use a file path", spec);
+    if (fetch_is_remote(uri)) {
+        char url[2048], sha[FETCH_SHA256_HEX + 1], err[512];
+        if (fetch_parse_uri(uri, url, sizeof url, sha, err, sizeof err) < 0)
+            return bad("--model: %s", err);
+    }
     return 0;
 }
 
@@ -152,6 +163,8 @@ enum {
     OPT_CONNS,
     OPT_SHUTDOWN,
     OPT_TEMPLATE,
+    OPT_CACHE_DIR,
+    OPT_CACHE_MAX,
     OPT_CLUSTER,
     OPT_HELP,
     OPT_VERSION,
@@ -183,8 +196,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"advertise", required_argument, NULL, OPT_CLUSTER},
         {"cpu", required_argument, NULL, OPT_CLUSTER},
         {"memory", required_argument, NULL, OPT_CLUSTER},
-        {"cache-dir", required_argument, NULL, OPT_CLUSTER},
-        {"cache-max-bytes", required_argument, NULL, OPT_CLUSTER},
+        {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+        {"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -248,6 +261,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                            "zephyr",
                            optarg);
             break;
+        case OPT_CACHE_DIR:
+            if (snprintf(o->cache_dir, sizeof o->cache_dir, "%s", optarg) >=
+                (int)sizeof o->cache_dir)
+                return bad("--cache-dir: '%s' is too long", optarg);
+            break;
+        case OPT_CACHE_MAX:
+            if (parse_num(name, optarg, 0, (long long)1 << 50, &o->cache_max_bytes) < 0) return -1;
+            break;
         case OPT_CLUSTER: return bad("--%s: cluster mode is not available in this build yet", name);
         case OPT_HELP: usage(stdout); return 1;
         case OPT_VERSION: printf("kllm-agent %s\n", KLLM_VERSION); return 1;
@@ -286,7 +307,16 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
     sm->name[nl] = '\0';
     const char *path = eq + 1;
     if (strncmp(path, "file://", 7) == 0) path += 7;
-    char err[256] = "";
+    char err[512] = "";
+    char cached[2048];
+    if (fetch_is_remote(path)) {
+        if (fetch_model(path, o->cache_dir, (uint64_t)o->cache_max_bytes, cached, sizeof cached,
+                        err, sizeof err) < 0) {
+            fprintf(stderr, "kllm-agent: model %s: %s\n", sm->name, err);
+            return -1;
+        }
+        path = cached;
+    }
     const char *kv[] = {"model", sm->name, "path", path, NULL, NULL, NULL};
     klog_kv(KLOG_INFO, "agent", "loading model", kv);
     int rc = llm_model_load(path, &sm->model, err, sizeof err);
@@ -350,6 +380,12 @@ int main(int argc, char **argv)
         goto out;
     }
     klog_setup(o.log_level, o.log_format, 2);
+    if (!o.cache_dir[0]) {
+        const char *home = getenv("HOME");
+        snprintf(o.cache_dir, sizeof o.cache_dir, "%s/.cache/kllm/models",
+                 home && home[0] ? home : "/tmp");
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any other thread exists */
     if (o.api_key_file && auth_load_key(o.api_key_file, key, sizeof key, err, sizeof err) < 0) {
         fprintf(stderr, "kllm-agent: %s\n", err);
         goto out;
@@ -407,5 +443,6 @@ out:
         llm_model_free(models[i].model);
     }
     mx_deinit(&mx);
+    curl_global_cleanup();
     return rc;
 }

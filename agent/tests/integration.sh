@@ -323,5 +323,45 @@ check "json log: one line per request" grep -q '"msg":"request".*"path":"/v1/cha
 check "log holds no key" bash -c "! grep -qF '$KEY' '$TMP/log'"
 check "log holds no prompt" bash -c "! grep -qF 'Be brief.' '$TMP/log'"
 
+# ---- http(s) models: resumable download into the cache, sha256 verified ----
+if command -v node >/dev/null; then
+    SHA=$(sha256sum "$MODEL" | cut -d' ' -f1)
+    CUT=$(($(stat -c %s "$MODEL") / 2))
+    node agent/tests/fileserver.cjs "$MODEL" "$CUT" >"$TMP/fs.log" 2>&1 &
+    FSPID=$!
+    for _ in $(seq 50); do grep -q '^port ' "$TMP/fs.log" && break; sleep 0.1; done
+    FSURL=http://127.0.0.1:$(sed -n 's/^port //p' "$TMP/fs.log")/m.gguf
+    "$BIN" --model "nosha=$FSURL" >"$TMP/out" 2>&1
+    eq "download without sha256: bad flag" $? 2
+    "$BIN" --model "bad=$FSURL#sha256=$(printf '0%.0s' $(seq 64))" --cache-dir "$TMP/cache" \
+        --listen 127.0.0.1:0 >"$TMP/out" 2>&1
+    check "wrong sha256 fails" test $? -ne 0
+    check "wrong sha256: clear message" grep -q 'sha256 mismatch' "$TMP/out"
+    eq "wrong sha256: nothing cached" "$(ls "$TMP/cache")" ""
+    kill "$FSPID"
+    wait "$FSPID" 2>/dev/null
+    node agent/tests/fileserver.cjs "$MODEL" "$CUT" >"$TMP/fs.log" 2>&1 &
+    FSPID=$!
+    for _ in $(seq 50); do grep -q '^port ' "$TMP/fs.log" && break; sleep 0.1; done
+    FSURL=http://127.0.0.1:$(sed -n 's/^port //p' "$TMP/fs.log")/m.gguf
+    MODEL_SAVED=$MODEL
+    MODEL="$FSURL#sha256=$SHA"
+    start --cache-dir "$TMP/cache"
+    check "download resumed after a cut (Range request)" grep -q "range=$CUT" "$TMP/fs.log"
+    eq "downloaded model serves" "$(post /v1/completions '{"model":"tiny","prompt":"x","max_tokens":2}')" 200
+    eq "cached under its sha256" "$(ls "$TMP/cache")" "sha256-$SHA.gguf"
+    stop
+    n_before=$(grep -c '^GET' "$TMP/fs.log")
+    start --cache-dir "$TMP/cache"
+    eq "second start uses the cache" "$(grep -c '^GET' "$TMP/fs.log")" "$n_before"
+    check "cache verified" grep -q 'cached model verified' "$TMP/log"
+    stop
+    MODEL=$MODEL_SAVED
+    kill "$FSPID"
+    wait "$FSPID" 2>/dev/null
+else
+    echo "note: node not installed; download check skipped"
+fi
+
 echo "integration: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]
