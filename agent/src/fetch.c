@@ -2,9 +2,12 @@
 #include "fetch.h"
 
 #include <ctype.h>
+#include <stdbool.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -220,6 +223,7 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char
 
     if (access(out, R_OK) == 0) {
         if (fetch_file_sha256(out, got, err, errlen) == 0 && strcmp(got, want) == 0) {
+            utimensat(AT_FDCWD, out, NULL, 0); /* most recently used */
             const char *kv[] = {"file", out, NULL};
             klog_kv(KLOG_INFO, "fetch", "cached model verified", kv);
             return 0;
@@ -252,4 +256,70 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char
     }
     klog_kv(KLOG_INFO, "fetch", "model downloaded and verified", kv);
     return 0;
+}
+
+struct centry {
+    char path[4096];
+    uint64_t size;
+    struct timespec mtime;
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+    const struct centry *x = a, *y = b;
+    if (x->mtime.tv_sec != y->mtime.tv_sec) return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec) return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return 0;
+}
+
+int fetch_evict(const char *cache_dir, uint64_t max_bytes, const char *const *keep, int n_keep)
+{
+    struct centry *e = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0;
+    int deleted = 0;
+    DIR *d = opendir(cache_dir);
+    if (!d) return 0;
+    const struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "sha256-", 7) != 0) continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct centry *ne = realloc(e, nc * sizeof *e);
+            if (!ne) break;
+            e = ne;
+            cap = nc;
+        }
+        struct stat st;
+        int len = snprintf(e[n].path, sizeof e[n].path, "%s/%s", cache_dir, de->d_name);
+        if (len < 0 || (size_t)len >= sizeof e[n].path || stat(e[n].path, &st) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        e[n].size = (uint64_t)st.st_size;
+        e[n].mtime = st.st_mtim;
+        total += e[n].size;
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(e, n, sizeof *e, by_mtime);
+    for (size_t i = 0; i < n && total > max_bytes; i++) {
+        bool in_use = false;
+        for (int k = 0; k < n_keep && !in_use; k++) in_use = strcmp(keep[k], e[i].path) == 0;
+        if (in_use || unlink(e[i].path) != 0) continue;
+        total -= e[i].size;
+        deleted++;
+        char sz[24];
+        snprintf(sz, sizeof sz, "%llu", (unsigned long long)e[i].size);
+        const char *kv[] = {"file", e[i].path, "bytes", sz, NULL};
+        klog_kv(KLOG_INFO, "fetch", "evicted from the model cache", kv);
+    }
+    if (total > max_bytes) {
+        char t[24], m[24];
+        snprintf(t, sizeof t, "%llu", (unsigned long long)total);
+        snprintf(m, sizeof m, "%llu", (unsigned long long)max_bytes);
+        const char *kv[] = {"dir", cache_dir, "bytes", t, "max", m, NULL};
+        klog_kv(KLOG_WARN, "fetch", "model cache over its limit; the rest is in use", kv);
+    }
+    free(e);
+    return deleted;
 }

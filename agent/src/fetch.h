@@ -28,8 +28,16 @@ int fetch_parse_uri(const char *uri, char *url, size_t url_cap, char sha_hex[FET
 /* SHA-256 of a file as lower-case hex. 0 or -1 (err). */
 int fetch_file_sha256(const char *path, char out[FETCH_SHA256_HEX + 1], char *err, size_t errlen);
 /* Make sure the model is in cache_dir; writes its path into out. max_bytes
- * (0: none) caps the download size. */
+ * (0: none) caps the download size (the cache limit: a model larger than the
+ * whole cache cannot be kept). */
 int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char *out,
                 size_t out_cap, char *err, size_t errlen);
+
+/* Keep the cache under max_bytes: delete the least recently used
+ * "sha256-*" files (oldest mtime first; fetch_model refreshes the mtime of
+ * the file it hands out) that are not in keep[0..n_keep). Returns the number
+ * of files deleted; a cache still over the limit (everything left is in use)
+ * is logged, not an error. */
+int fetch_evict(const char *cache_dir, uint64_t max_bytes, const char *const *keep, int n_keep);
 
 #endif

@@ -29,6 +29,10 @@
 
 #define MAX_MODELS 16
 
+/* Local paths of downloaded models in use (kept by cache eviction). */
+static char fetched[MAX_MODELS][2048];
+static int n_fetched;
+
 struct opts {
     const char *model_specs[MAX_MODELS];
     int n_models;
@@ -54,7 +58,8 @@ static void usage(FILE *f)
           "                            file://PATH, or http(s)://...#sha256=HEX (downloaded)\n"
           "  --cache-dir DIR           where downloaded models are kept (default\n"
           "                            $HOME/.cache/kllm/models)\n"
-          "  --cache-max-bytes N       largest model download, 0: no limit (default 0)\n"
+          "  --cache-max-bytes N       model cache limit; least recently used models not in\n"
+          "                            use are evicted, 0: no limit (default 0)\n"
           "  --listen HOST:PORT        API, probes and metrics address (default :8080)\n"
           "  --api-key-file FILE       require 'Authorization: Bearer <key>' on /v1/*\n"
           "  --log-format text|json    (default text)\n"
@@ -316,6 +321,7 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
             return -1;
         }
         path = cached;
+        snprintf(fetched[n_fetched++], sizeof fetched[0], "%s", cached);
     }
     const char *kv[] = {"model", sm->name, "path", path, NULL, NULL, NULL};
     klog_kv(KLOG_INFO, "agent", "loading model", kv);
@@ -402,6 +408,12 @@ int main(int argc, char **argv)
 
     for (; loaded < o.n_models; loaded++)
         if (load_model(o.model_specs[loaded], &o, &mx, &models[loaded]) < 0) goto out;
+
+    if (n_fetched && o.cache_max_bytes > 0) {
+        const char *keep[MAX_MODELS];
+        for (int i = 0; i < n_fetched; i++) keep[i] = fetched[i];
+        fetch_evict(o.cache_dir, (uint64_t)o.cache_max_bytes, keep, n_fetched);
+    }
 
     struct srv_config cfg = {
         .host = o.host,

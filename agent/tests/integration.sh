@@ -352,7 +352,11 @@ if command -v node >/dev/null; then
     eq "cached under its sha256" "$(ls "$TMP/cache")" "sha256-$SHA.gguf"
     stop
     n_before=$(grep -c '^GET' "$TMP/fs.log")
-    start --cache-dir "$TMP/cache"
+    # an older cached model that no --model uses is evicted to respect --cache-max-bytes
+    head -c 4096 /dev/zero >"$TMP/cache/sha256-$(printf '1%.0s' $(seq 64)).gguf"
+    touch -d '2020-01-01' "$TMP/cache/sha256-$(printf '1%.0s' $(seq 64)).gguf"
+    start --cache-dir "$TMP/cache" --cache-max-bytes $(($(stat -c %s "$MODEL_SAVED") + 100))
+    eq "LRU eviction keeps only the model in use" "$(ls "$TMP/cache")" "sha256-$SHA.gguf"
     eq "second start uses the cache" "$(grep -c '^GET' "$TMP/fs.log")" "$n_before"
     check "cache verified" grep -q 'cached model verified' "$TMP/log"
     stop

@@ -8,6 +8,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -57,11 +60,50 @@ static void test_sha256(void **state)
     assert_int_equal(fetch_file_sha256(path, sha, err, sizeof err), -1);
 }
 
+static void mkfile(const char *dir, const char *name, size_t size, time_t mtime, char *path,
+                   size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < size; i++) fputc('x', f);
+    fclose(f);
+    struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_evict_lru(void **state)
+{
+    char dir[] = "/tmp/kllm-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[256], b[256], c[256], other[256];
+    mkfile(dir, "sha256-a.gguf", 100, 1000, a, sizeof a);
+    mkfile(dir, "sha256-b.gguf", 100, 2000, b, sizeof b);
+    mkfile(dir, "sha256-c.gguf.part", 100, 3000, c, sizeof c);
+    mkfile(dir, "notes.txt", 1000, 10, other, sizeof other); /* not ours: never counted */
+    /* under the limit: nothing happens */
+    assert_int_equal(fetch_evict(dir, 300, NULL, 0), 0);
+    /* the oldest goes first */
+    assert_int_equal(fetch_evict(dir, 250, NULL, 0), 1);
+    assert_int_not_equal(access(a, F_OK), 0);
+    assert_int_equal(access(b, F_OK), 0);
+    /* a file in use is never evicted, even when it is the oldest */
+    const char *keep[] = {b};
+    assert_int_equal(fetch_evict(dir, 50, keep, 1), 1);
+    assert_int_equal(access(b, F_OK), 0);
+    assert_int_not_equal(access(c, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    unlink(b);
+    unlink(other);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_evict_lru),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
