@@ -92,6 +92,8 @@ struct dl {
     int checked;     /* the response code was looked at */
     time_t last_log;
     const char *name;
+    int (*cancelled)(void *);
+    void *arg;
 };
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -113,6 +115,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 static int on_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t ut, curl_off_t un)
 {
     struct dl *d = arg;
+    if (d->cancelled && d->cancelled(d->arg)) return 1; /* aborts the transfer */
     time_t t = time(NULL);
     if (t - d->last_log < PROGRESS_EVERY_S) return 0;
     d->last_log = t;
@@ -131,10 +134,10 @@ static int on_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t u
 
 /* One download attempt into part (appending). 0 or -1 (err). */
 static int download(const char *url, const char *part, const char *name, uint64_t max_bytes,
-                    char *err, size_t errlen)
+                    int (*cancelled)(void *), void *arg, char *err, size_t errlen)
 {
     int rc = -1;
-    struct dl d = {.name = name, .last_log = time(NULL)};
+    struct dl d = {.name = name, .last_log = time(NULL), .cancelled = cancelled, .arg = arg};
     char cerr[CURL_ERROR_SIZE] = "";
     d.f = fopen(part, "ab");
     if (!d.f) {
@@ -208,8 +211,9 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char *out,
-                size_t out_cap, char *err, size_t errlen)
+int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
+                int (*cancelled)(void *), void *arg, char *out, size_t out_cap, char *err,
+                size_t errlen)
 {
     char url[2048], want[FETCH_SHA256_HEX + 1], got[FETCH_SHA256_HEX + 1], part[4096];
     if (fetch_parse_uri(uri, url, sizeof url, want, err, errlen) < 0) return -1;
@@ -238,8 +242,8 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char
     /* An interrupted transfer keeps its part file; the next attempt (or the
      * next start of the agent) resumes from there. */
     int attempt = 1;
-    while (download(url, part, out, max_bytes, err, errlen) < 0) {
-        if (attempt == FETCH_ATTEMPTS) return -1;
+    while (download(url, part, out, max_bytes, cancelled, arg, err, errlen) < 0) {
+        if (attempt == FETCH_ATTEMPTS || (cancelled && cancelled(arg))) return -1;
         const char *wkv[] = {"url", url, "error", err, NULL};
         klog_kv(KLOG_WARN, "fetch", "download interrupted; resuming", wkv);
         sleep((unsigned)attempt++);

@@ -30,8 +30,11 @@ int fetch_file_sha256(const char *path, char out[FETCH_SHA256_HEX + 1], char *er
 /* Make sure the model is in cache_dir; writes its path into out. max_bytes
  * (0: none) caps the download size (the cache limit: a model larger than the
  * whole cache cannot be kept). */
-int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes, char *out,
-                size_t out_cap, char *err, size_t errlen);
+/* cancelled(arg) is polled during the transfer (NULL: never); when it
+ * returns nonzero the download stops with an error (the part file stays). */
+int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
+                int (*cancelled)(void *), void *arg, char *out, size_t out_cap, char *err,
+                size_t errlen);
 
 /* Keep the cache under max_bytes: delete the least recently used
  * "sha256-*" files (oldest mtime first; fetch_model refreshes the mtime of

@@ -163,11 +163,17 @@ static enum MHD_Result send_error(struct srv *s, struct MHD_Connection *c, const
 
 /* ---- helpers ---- */
 
+/* A configured model by name, loaded or not. */
 static struct srv_model *find_model(struct srv *s, const char *name)
 {
     for (int i = 0; i < s->n_models; i++)
         if (strcmp(s->models[i].name, name) == 0) return &s->models[i];
     return NULL;
+}
+
+static bool is_loaded(struct srv_model *sm)
+{
+    return sm && atomic_load(&sm->loaded);
 }
 
 static void make_id(struct srv *s, enum api_kind kind, char *out, size_t cap)
@@ -346,6 +352,11 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         ret = send_error(s, c, rq, sm->mx, 503, "the server is shutting down", NULL, NULL);
         goto out;
     }
+    if (!is_loaded(sm)) {
+        snprintf(err, sizeof err, "model '%s' is still loading; retry later", sm->name);
+        ret = send_error(s, c, rq, sm->mx, 503, err, "model", "model_loading");
+        goto out;
+    }
     if (kind == API_CHAT) {
         if (sm->tmpl == TMPL_NONE) {
             snprintf(err, sizeof err,
@@ -501,7 +512,7 @@ static bool ready(struct srv *s)
 {
     if (atomic_load(&s->draining)) return false;
     for (int i = 0; i < s->n_models; i++)
-        if (!sched_healthy(s->models[i].sched)) return false;
+        if (!is_loaded(&s->models[i]) || !sched_healthy(s->models[i].sched)) return false;
     return true;
 }
 
@@ -525,7 +536,7 @@ static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, const
     }
     case ROUTE_MODEL: {
         const char *id = url + strlen(MODEL_PREFIX);
-        if (!find_model(s, id))
+        if (!is_loaded(find_model(s, id)))
             return send_error(s, c, rq, NULL, 404, "The model does not exist", "model",
                               "model_not_found");
         return send_buf(c, 200, "application/json", api_model_json(id, (int64_t)time(NULL)), NULL,
@@ -533,8 +544,9 @@ static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, const
     }
     default: {
         const char *ids[MX_MAX_MODELS];
-        int n = s->n_models < MX_MAX_MODELS ? s->n_models : MX_MAX_MODELS;
-        for (int i = 0; i < n; i++) ids[i] = s->models[i].name;
+        int n = 0;
+        for (int i = 0; i < s->n_models && n < MX_MAX_MODELS; i++)
+            if (is_loaded(&s->models[i])) ids[n++] = s->models[i].name;
         return send_buf(c, 200, "application/json", api_models_json(ids, n, (int64_t)time(NULL)),
                         NULL, NULL);
     }

@@ -17,6 +17,7 @@
 #ifndef AGENT_HTTP_H
 #define AGENT_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,11 +29,15 @@
 #include "scheduler.h"
 #include "tmpl.h"
 
+/* One configured model. name and mx are set before srv_new; model, sched
+ * and tmpl are written by the loading thread and then published by setting
+ * loaded (HTTP threads touch them only after reading loaded == true). */
 struct srv_model {
     char name[128];
+    struct mx_model *mx;
+    atomic_bool loaded;
     struct llm_model *model;
     struct sched *sched;
-    struct mx_model *mx;
     enum tmpl_kind tmpl;
 };
 

@@ -304,19 +304,25 @@ static int wait_signal(const sigset_t *set, double seconds)
     return sigtimedwait(set, NULL, &ts) > 0 ? 1 : 0;
 }
 
+/* A stop signal waits (it is blocked and taken by sigwait later). */
+static int stop_pending(void *arg)
+{
+    sigset_t p;
+    if (sigpending(&p) != 0) return 0;
+    return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
+}
+
+/* Download (if remote), load and start serving one model; sm->name and
+ * sm->mx are set. Publishes sm->loaded on success. */
 static int load_model(const char *spec, const struct opts *o, struct mx *mx, struct srv_model *sm)
 {
-    const char *eq = strchr(spec, '=');
-    size_t nl = (size_t)(eq - spec);
-    memcpy(sm->name, spec, nl);
-    sm->name[nl] = '\0';
-    const char *path = eq + 1;
+    const char *path = strchr(spec, '=') + 1;
     if (strncmp(path, "file://", 7) == 0) path += 7;
     char err[512] = "";
     char cached[2048];
     if (fetch_is_remote(path)) {
-        if (fetch_model(path, o->cache_dir, (uint64_t)o->cache_max_bytes, cached, sizeof cached,
-                        err, sizeof err) < 0) {
+        if (fetch_model(path, o->cache_dir, (uint64_t)o->cache_max_bytes, stop_pending, NULL,
+                        cached, sizeof cached, err, sizeof err) < 0) {
             fprintf(stderr, "kllm-agent: model %s: %s\n", sm->name, err);
             return -1;
         }
@@ -334,7 +340,6 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
     const char *jinja = llm_model_chat_template(sm->model);
     sm->tmpl = tmpl_detect(jinja);
     if (sm->tmpl == TMPL_NONE) sm->tmpl = o->fallback_tmpl;
-    sm->mx = mx_add_model(mx, sm->name);
     struct sched_params sp = {
         .parallel = (int32_t)o->parallel,
         .n_ctx = (int32_t)o->ctx_size,
@@ -353,6 +358,7 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
     const char *kv2[] = {"model",    sm->name, "template", tmpl_name(sm->tmpl), "n_ctx", nctx,
                          "parallel", par,      NULL};
     klog_kv(KLOG_INFO, "agent", "model ready", kv2);
+    atomic_store(&sm->loaded, true);
     return 0;
 }
 
@@ -406,15 +412,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    for (; loaded < o.n_models; loaded++)
-        if (load_model(o.model_specs[loaded], &o, &mx, &models[loaded]) < 0) goto out;
-
-    if (n_fetched && o.cache_max_bytes > 0) {
-        const char *keep[MAX_MODELS];
-        for (int i = 0; i < n_fetched; i++) keep[i] = fetched[i];
-        fetch_evict(o.cache_dir, (uint64_t)o.cache_max_bytes, keep, n_fetched);
+    /* Serve first (probes, metrics, 503 "loading" for the API), then load:
+     * a long download must not look like a dead process to liveness probes. */
+    for (int i = 0; i < o.n_models; i++) {
+        struct srv_model *sm = &models[i];
+        size_t nl = (size_t)(strchr(o.model_specs[i], '=') - o.model_specs[i]);
+        memcpy(sm->name, o.model_specs[i], nl);
+        sm->name[nl] = '\0';
+        sm->mx = mx_add_model(&mx, sm->name);
+        atomic_init(&sm->loaded, false);
     }
-
     struct srv_config cfg = {
         .host = o.host,
         .port = o.port,
@@ -425,7 +432,7 @@ int main(int argc, char **argv)
         .max_connections = (unsigned)o.max_connections,
         .api_key = o.api_key_file ? key : NULL,
     };
-    srv = srv_new(&cfg, models, loaded, &mx, err, sizeof err);
+    srv = srv_new(&cfg, models, o.n_models, &mx, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "kllm-agent: %s\n", err);
         goto out;
@@ -435,6 +442,22 @@ int main(int argc, char **argv)
     const char *kv[] = {"addr", o.host[0] ? o.host : "*", "port", port, "version", KLLM_VERSION,
                         NULL};
     klog_kv(KLOG_INFO, "agent", "listening", kv);
+
+    for (; loaded < o.n_models && !stop_pending(NULL); loaded++) {
+        if (load_model(o.model_specs[loaded], &o, &mx, &models[loaded]) < 0) {
+            if (stop_pending(NULL)) break; /* interrupted: a normal stop */
+            loaded++;                      /* free what it left */
+            goto out;
+        }
+    }
+    if (loaded == o.n_models) {
+        if (n_fetched && o.cache_max_bytes > 0) {
+            const char *keep[MAX_MODELS];
+            for (int i = 0; i < n_fetched; i++) keep[i] = fetched[i];
+            fetch_evict(o.cache_dir, (uint64_t)o.cache_max_bytes, keep, n_fetched);
+        }
+        klogf(KLOG_INFO, "agent", "ready: %d model(s) loaded", loaded);
+    }
 
     wait_signal(&sigs, -1);
     klogf(KLOG_INFO, "agent", "draining: stop accepting, finishing in-flight requests");
@@ -448,9 +471,8 @@ int main(int argc, char **argv)
     klogf(KLOG_INFO, "agent", "stopped");
     rc = 0;
 out:
-    srv_free(srv);
-    for (int i = loaded; i >= 0; i--) {
-        if (i >= MAX_MODELS) continue;
+    srv_free(srv); /* joins the connection threads: nobody uses the models after this */
+    for (int i = loaded < MAX_MODELS ? loaded : MAX_MODELS - 1; i >= 0; i--) {
         sched_free(models[i].sched);
         llm_model_free(models[i].model);
     }

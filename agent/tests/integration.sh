@@ -56,6 +56,17 @@ start() {
         exit 1
     fi
     URL=http://127.0.0.1:$PORT
+    # it listens at once and loads its models afterwards
+    if [ "${NOWAIT:-0}" != 1 ]; then
+        for _ in $(seq 600); do
+            [ "$(command curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && return
+            kill -0 "$PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        echo "FAIL: agent did not become ready:"
+        cat "$TMP/log"
+        exit 1
+    fi
 }
 
 # stop: SIGTERM, wait, return the exit status
@@ -360,6 +371,23 @@ if command -v node >/dev/null; then
     eq "second start uses the cache" "$(grep -c '^GET' "$TMP/fs.log")" "$n_before"
     check "cache verified" grep -q 'cached model verified' "$TMP/log"
     stop
+    kill "$FSPID"
+    wait "$FSPID" 2>/dev/null
+
+    # while a model downloads, probes answer and the API says 503 "loading";
+    # SIGTERM stops the download and the agent exits 0
+    node agent/tests/fileserver.cjs "$MODEL_SAVED" 0 3000 >"$TMP/fs.log" 2>&1 &
+    FSPID=$!
+    for _ in $(seq 50); do grep -q '^port ' "$TMP/fs.log" && break; sleep 0.1; done
+    MODEL="http://127.0.0.1:$(sed -n 's/^port //p' "$TMP/fs.log")/m.gguf#sha256=$SHA"
+    NOWAIT=1 start --cache-dir "$TMP/cache2"
+    eq "loading: healthz" "$(get "$URL/healthz")" 200
+    eq "loading: readyz" "$(get "$URL/readyz")" 503
+    eq "loading: completion" "$(post /v1/completions '{"model":"tiny","prompt":"x"}')" 503
+    eq "loading: error code" "$(jbody .error.code)" model_loading
+    eq "loading: not listed" "$(get "$URL/v1/models" >/dev/null; jbody '.data | length')" 0
+    stop
+    eq "SIGTERM during download: exit 0" $? 0
     MODEL=$MODEL_SAVED
     kill "$FSPID"
     wait "$FSPID" 2>/dev/null
