@@ -19,4 +19,4 @@ cluster-down:
 	@./e2e/cluster/down.sh
 
 e2e: deps-quiet $(KUBE_IT_BINS)
-	@./e2e/run.sh $(KUBE_IT_BINS)
+	@./e2e/run.sh $(KUBE_IT_BINS) scripts/helm-test.sh
