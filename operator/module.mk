@@ -14,8 +14,40 @@ $(OPERATOR_CORE_LIB): $(OPERATOR_CORE_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# libkllm-operator.a: the pure JSON <-> decision glue (op_plan) and flag
+# parsing (op_opts); no I/O either, tested with cmocka. The controllers
+# (controller.c) and main.c use kube/ and are exercised by
+# operator/tests/e2e_operator.sh on a real control plane.
+OPERATOR_LIB_SRCS := operator/src/plan.c operator/src/opts.c
+OPERATOR_LIB      := $(BUILD)/libkllm-operator.a
+OPERATOR_BIN      := $(BUILD)/bin/kllm-operator
+PLUGIN_BIN        := $(BUILD)/bin/kubectl-kllm
+BINS += $(OPERATOR_BIN) $(PLUGIN_BIN)
+
+$(BUILD)/operator/src/%.o: CPPFLAGS += $(KUBE_INC) $(COMMON_INC)
+$(BUILD)/operator/plugin/%.o: CPPFLAGS += $(KUBE_INC) $(COMMON_INC)
+$(BUILD)/operator/tests/%.o: CPPFLAGS += $(KUBE_INC) $(COMMON_INC)
+$(OPERATOR_LIB): $(OPERATOR_LIB_SRCS:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(OPERATOR_BIN): $(BUILD)/operator/src/main.o $(BUILD)/operator/src/controller.o $(OPERATOR_LIB) \
+                 $(OPERATOR_CORE_LIB) $(KUBE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(KUBE_LDLIBS) $(LDLIBS)
+
+$(PLUGIN_BIN): $(BUILD)/operator/plugin/kubectl-kllm.o $(OPERATOR_LIB) $(OPERATOR_CORE_LIB) \
+               $(KUBE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(KUBE_LDLIBS) $(LDLIBS)
+
 OPERATOR_TESTS := $(patsubst operator/tests/%.c,$(BUILD)/tests/operator/%,$(wildcard operator/tests/test_*.c))
 TEST_BINS += $(OPERATOR_TESTS)
-$(BUILD)/tests/operator/%: $(BUILD)/operator/tests/%.o $(OPERATOR_CORE_LIB)
+$(BUILD)/tests/operator/%: $(BUILD)/operator/tests/%.o $(OPERATOR_LIB) $(OPERATOR_CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcjson $(LDLIBS)
+
+# e2e of the operator on a private control plane (operator/tests/e2e_operator.sh).
+.PHONY: e2e-operator
+e2e-operator: deps-quiet $(OPERATOR_BIN) $(PLUGIN_BIN)
+	@BUILD=$(BUILD) ./operator/tests/e2e_operator.sh

@@ -1,0 +1,1193 @@
+/* controller.c: informers, work queue and the Model / node reconcilers of
+ * kllm-operator (see op_ctl.h). The decisions come from op_rollout,
+ * op_schedule and op_plan; this file reads the caches, calls them and
+ * writes the results to the API server. */
+#include "op_ctl.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "klog.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/queue.h"
+#include "op_core.h"
+#include "op_plan.h"
+#include "op_rollout.h"
+#include "op_schedule.h"
+#include "op_spec.h"
+
+#define NODES_KEY "!nodes"
+#define NODE_SWEEP_MS 5000
+#define MODEL_RESYNC_MS 10000
+#define MAX_REVS 64
+#define MAX_NODES 512
+#define MAX_SHA 32
+
+static const struct kube_resource r_models = {"kllm.io", "v1alpha1", "models", 1};
+static const struct kube_resource r_revisions = {"kllm.io", "v1alpha1", "modelrevisions", 1};
+static const struct kube_resource r_replicas = {"kllm.io", "v1alpha1", "modelreplicas", 1};
+static const struct kube_resource r_inodes = {"kllm.io", "v1alpha1", "inferencenodes", 0};
+static const struct kube_resource r_leases = {"coordination.k8s.io", "v1", "leases", 1};
+
+enum { INF_MODELS, INF_REVS, INF_REPS, INF_NODES, INF_LEASES, INF_N };
+
+struct op_ctl {
+    struct kube_client *c;
+    struct op_ctl_opts o;
+    char *ns, *identity, *endpoint;
+    struct kube_informer *inf[INF_N];
+    struct kube_queue *q;
+    struct kube_recorder *rec;
+    pthread_t worker;
+    bool worker_running;
+    struct op_liveness live; /* worker thread only */
+    atomic_ullong reconciles, reconcile_errors, reconcile_us, rollouts, promotions, rollbacks,
+        replicas_created, replicas_deleted, nodes_not_ready;
+    atomic_int leading;
+};
+
+static int64_t ctl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t ctl_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *ctl_label(const cJSON *obj, const char *key)
+{
+    const cJSON *labels = op_json_at(obj, "metadata.labels");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *ctl_annotation(const cJSON *obj, const char *key)
+{
+    const cJSON *a = op_json_at(obj, "metadata.annotations");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* --- event handlers: map every object to the Model key it affects ------- */
+
+static void ctl_enqueue_model_of(struct op_ctl *ctl, const cJSON *obj)
+{
+    const char *ns = kube_obj_namespace(obj), *m = ctl_label(obj, OP_LABEL_MODEL);
+    char key[600];
+    if (!ns || !m) return;
+    snprintf(key, sizeof(key), "%s/%s", ns, m);
+    kube_queue_add(ctl->q, key);
+}
+
+static void ctl_enqueue_all_models(struct op_ctl *ctl)
+{
+    cJSON *keys = NULL, *k;
+    if (kube_store_keys(kube_informer_store(ctl->inf[INF_MODELS]), &keys)) return;
+    cJSON_ArrayForEach(k, keys)
+    {
+        if (cJSON_IsString(k)) kube_queue_add(ctl->q, k->valuestring);
+    }
+    cJSON_Delete(keys);
+}
+
+static void on_model(void *ud, const cJSON *obj)
+{
+    struct op_ctl *ctl = ud;
+    char key[600];
+    if (kube_obj_key(obj, key, sizeof(key)) == 0) kube_queue_add(ctl->q, key);
+}
+static void on_model_upd(void *ud, const cJSON *o, const cJSON *n)
+{
+    (void)o;
+    on_model(ud, n);
+}
+static void on_child(void *ud, const cJSON *obj)
+{
+    ctl_enqueue_model_of(ud, obj);
+}
+static void on_child_upd(void *ud, const cJSON *o, const cJSON *n)
+{
+    ctl_enqueue_model_of(ud, n);
+    if (o != n) ctl_enqueue_model_of(ud, o);
+}
+static void on_node(void *ud, const cJSON *obj)
+{
+    struct op_ctl *ctl = ud;
+    (void)obj;
+    ctl_enqueue_all_models(ctl);
+}
+static void on_node_upd(void *ud, const cJSON *o, const cJSON *n)
+{
+    (void)o;
+    on_node(ud, n);
+}
+
+static void ctl_kube_log(void *ud, enum kube_log_level lvl, const char *msg, const char *const *kv)
+{
+    (void)ud;
+    klog_kv((enum klog_level)lvl, "kube", msg, kv);
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+int op_ctl_new(struct kube_client *c, const struct op_ctl_opts *o, struct op_ctl **out)
+{
+    struct op_ctl *ctl = NULL;
+    int rc = KUBE_ENOMEM;
+    const struct kube_resource *res[INF_N] = {&r_models, &r_revisions, &r_replicas, &r_inodes,
+                                              &r_leases};
+    char ep[512];
+
+    if (!c || !o || !o->ns || !out) return KUBE_EINVAL;
+    ctl = calloc(1, sizeof(*ctl));
+    if (!ctl) goto out;
+    ctl->c = c;
+    ctl->o = *o;
+    snprintf(ep, sizeof(ep), "http://kllm-agent.%s:8080/v1", o->ns);
+    ctl->ns = strdup(o->ns);
+    ctl->identity = strdup(o->identity ? o->identity : "kllm-operator");
+    ctl->endpoint = strdup(o->endpoint ? o->endpoint : ep);
+    if (!ctl->ns || !ctl->identity || !ctl->endpoint) goto out;
+    ctl->o.ns = ctl->ns;
+    op_liveness_init(&ctl->live);
+    rc = kube_queue_new(NULL, &ctl->q);
+    if (rc) goto out;
+    rc = kube_recorder_new(c, "kllm-operator", ctl->identity, &ctl->rec);
+    if (rc) goto out;
+    for (int i = 0; i < INF_N; i++) {
+        struct kube_informer_opts io;
+        memset(&io, 0, sizeof(io));
+        io.resource = *res[i];
+        io.log.fn = ctl_kube_log;
+        io.handlers.ud = ctl;
+        if (i == INF_MODELS) {
+            io.handlers.on_add = on_model;
+            io.handlers.on_update = on_model_upd;
+            io.handlers.on_delete = on_model;
+            io.resync_ns = 30 * KUBE_SEC;
+        } else if (i == INF_REVS || i == INF_REPS) {
+            io.handlers.on_add = on_child;
+            io.handlers.on_update = on_child_upd;
+            io.handlers.on_delete = on_child;
+        } else if (i == INF_NODES) {
+            io.handlers.on_add = on_node;
+            io.handlers.on_update = on_node_upd;
+            io.handlers.on_delete = on_node;
+        } else {
+            io.ns = ctl->ns; /* Leases: only our namespace (RBAC) */
+        }
+        rc = kube_informer_new(c, &io, &ctl->inf[i]);
+        if (rc) goto out;
+    }
+    *out = ctl;
+    ctl = NULL;
+    rc = 0;
+out:
+    op_ctl_free(ctl);
+    return rc;
+}
+
+int op_ctl_start(struct op_ctl *ctl)
+{
+    for (int i = 0; i < INF_N; i++) {
+        int rc = kube_informer_start(ctl->inf[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int op_ctl_synced(struct op_ctl *ctl)
+{
+    for (int i = 0; i < INF_N; i++)
+        if (!kube_informer_has_synced(ctl->inf[i])) return 0;
+    return 1;
+}
+
+/* --- writing helpers ------------------------------------------------------ */
+
+static void ctl_event(struct op_ctl *ctl, const cJSON *obj, const char *kind, const char *type,
+                      const char *reason, const char *msg)
+{
+    struct kube_object_ref ref = {"kllm.io/v1alpha1", kind, kube_obj_namespace(obj),
+                                  kube_obj_name(obj), op_json_str(obj, "metadata.uid")};
+    const char *kv[] = {"kind",    kind, "name", kube_obj_name(obj), "reason", reason,
+                        "message", msg,  NULL};
+    if (!ref.ns) ref.ns = ctl->ns;
+    klog_kv(strcmp(type, "Warning") == 0 ? KLOG_WARN : KLOG_INFO, "operator", "event", kv);
+    kube_recorder_event(ctl->rec, &ref, type, reason, msg);
+}
+
+static void ctl_log_err(const char *what, const char *name, int rc, const struct kube_status *st)
+{
+    const char *kv[] = {"name", name, "error", kube_strerror(rc), "message", st ? st->message : "",
+                        NULL};
+    klog_kv(KLOG_WARN, "operator", what, kv);
+}
+
+/* metadata merge patch for one annotation removal. */
+static int ctl_clear_annotation(struct op_ctl *ctl, const char *ns, const char *name,
+                                const char *ann)
+{
+    cJSON *p = cJSON_CreateObject(), *meta, *anns;
+    struct kube_status st;
+    int rc = KUBE_ENOMEM;
+
+    if (!p) return rc;
+    meta = cJSON_AddObjectToObject(p, "metadata");
+    anns = meta ? cJSON_AddObjectToObject(meta, "annotations") : NULL;
+    if (anns && cJSON_AddNullToObject(anns, ann))
+        rc = kube_patch_merge(ctl->c, &r_models, ns, name, NULL, p, NULL, &st);
+    cJSON_Delete(p);
+    return rc;
+}
+
+/* Sets metadata.finalizers (with resourceVersion, so a concurrent change
+ * conflicts instead of being overwritten). */
+static int ctl_set_finalizer(struct op_ctl *ctl, const cJSON *model, bool present)
+{
+    cJSON *p = cJSON_CreateObject(), *meta, *arr;
+    const cJSON *it;
+    struct kube_status st;
+    int rc = KUBE_ENOMEM;
+
+    if (!p) return rc;
+    meta = cJSON_AddObjectToObject(p, "metadata");
+    arr = meta ? cJSON_AddArrayToObject(meta, "finalizers") : NULL;
+    if (!arr) goto out;
+    cJSON_AddStringToObject(meta, "resourceVersion", kube_obj_rv(model));
+    cJSON_ArrayForEach(it, op_json_at(model, "metadata.finalizers"))
+    {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, OP_FINALIZER) != 0)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(it->valuestring));
+    }
+    if (present) cJSON_AddItemToArray(arr, cJSON_CreateString(OP_FINALIZER));
+    rc = kube_patch_merge(ctl->c, &r_models, kube_obj_namespace(model), kube_obj_name(model), NULL,
+                          p, NULL, &st);
+    if (rc && rc != KUBE_ENOTFOUND) ctl_log_err("finalizer", kube_obj_name(model), rc, &st);
+out:
+    cJSON_Delete(p);
+    return rc;
+}
+
+static bool ctl_has_finalizer(const cJSON *model)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, op_json_at(model, "metadata.finalizers"))
+    {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, OP_FINALIZER) == 0) return true;
+    }
+    return false;
+}
+
+static int ctl_delete_replica(struct op_ctl *ctl, const cJSON *rep, const char *why)
+{
+    struct kube_status st;
+    int rc = kube_delete(ctl->c, &r_replicas, kube_obj_namespace(rep), kube_obj_name(rep),
+                         op_json_str(rep, "metadata.uid"), NULL, &st);
+    const char *kv[] = {"replica", kube_obj_name(rep), "why", why, NULL};
+    if (rc == KUBE_ENOTFOUND || rc == KUBE_ECONFLICT) return 0; /* gone or replaced already */
+    if (rc) {
+        ctl_log_err("delete replica", kube_obj_name(rep), rc, &st);
+        return rc;
+    }
+    klog_kv(KLOG_INFO, "operator", "replica deleted", kv);
+    atomic_fetch_add(&ctl->replicas_deleted, 1);
+    return 0;
+}
+
+/* --- the node table for the scheduler ------------------------------------ */
+
+struct ctl_nodes {
+    struct op_node n[MAX_NODES];
+    const char *sha[MAX_NODES][MAX_SHA];
+    int64_t age_ms[MAX_NODES]; /* Lease age, -1 unknown */
+    size_t len;
+    cJSON *inodes; /* owns the strings the table borrows */
+};
+
+static bool ctl_node_stale(const struct op_ctl *ctl, int64_t age_ms)
+{
+    return age_ms > ctl->o.node_lease_timeout_ms;
+}
+
+/* Fills t from the caches; usage from every bound replica (all namespaces);
+ * model_replicas counts those of model ns/name. */
+static int ctl_nodes_load(struct op_ctl *ctl, struct ctl_nodes *t, const char *ns,
+                          const char *model)
+{
+    cJSON *reps = NULL, *it;
+    int rc;
+    int64_t now = ctl_mono_ms();
+
+    memset(t->age_ms, 0, sizeof(t->age_ms));
+    t->len = 0;
+    t->inodes = NULL;
+    rc = kube_store_list(kube_informer_store(ctl->inf[INF_NODES]), NULL, NULL, &t->inodes);
+    if (rc) return rc;
+    cJSON_ArrayForEach(it, t->inodes)
+    {
+        if (t->len >= MAX_NODES) break;
+        if (op_plan_node(it, &t->n[t->len], t->sha[t->len], MAX_SHA)) continue;
+        t->age_ms[t->len] = op_liveness_age(&ctl->live, t->n[t->len].name, now);
+        if (ctl_node_stale(ctl, t->age_ms[t->len])) t->n[t->len].ready = false;
+        t->len++;
+    }
+    rc = kube_store_list(kube_informer_store(ctl->inf[INF_REPS]), NULL, NULL, &reps);
+    if (rc) return rc;
+    cJSON_ArrayForEach(it, reps)
+    {
+        const char *node = op_json_str(it, "spec.nodeName");
+        int64_t cpu, mem;
+        if (!node || op_json_at(it, "metadata.deletionTimestamp")) continue;
+        for (size_t i = 0; i < t->len; i++) {
+            if (strcmp(t->n[i].name, node) != 0) continue;
+            op_plan_requests(it, &cpu, &mem);
+            t->n[i].used_cpu_milli += cpu;
+            t->n[i].used_mem_bytes += mem;
+            if (kube_obj_namespace(it) && strcmp(kube_obj_namespace(it), ns) == 0 &&
+                op_json_str(it, "spec.model") && strcmp(op_json_str(it, "spec.model"), model) == 0)
+                t->n[i].model_replicas++;
+        }
+    }
+    cJSON_Delete(reps);
+    return 0;
+}
+
+static int ctl_nodes_find(const struct ctl_nodes *t, const char *name)
+{
+    for (size_t i = 0; name && i < t->len; i++)
+        if (strcmp(t->n[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+/* --- the Model reconcile ------------------------------------------------- */
+
+struct ctl_rev_plan {
+    int32_t rev;
+    const cJSON *obj; /* the ModelRevision (borrowed from revs) */
+    int32_t desired;
+    int32_t have, ready;
+};
+
+static struct ctl_rev_plan *ctl_plan_find(struct ctl_rev_plan *p, size_t n, int32_t rev)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].rev == rev) return &p[i];
+    return NULL;
+}
+
+static int ctl_finalize(struct op_ctl *ctl, const cJSON *model, int64_t *requeue_ms)
+{
+    cJSON *reps = NULL, *it;
+    char sel[400];
+    int rc, left = 0;
+
+    if (!ctl_has_finalizer(model)) return 0;
+    snprintf(sel, sizeof(sel), "%s=%s", OP_LABEL_MODEL, kube_obj_name(model));
+    rc = kube_store_list(kube_informer_store(ctl->inf[INF_REPS]), kube_obj_namespace(model), sel,
+                         &reps);
+    if (rc) return rc;
+    cJSON_ArrayForEach(it, reps)
+    {
+        left++;
+        rc = ctl_delete_replica(ctl, it, "model deleted");
+        if (rc) break;
+    }
+    cJSON_Delete(reps);
+    if (rc) return rc;
+    if (left > 0) {
+        *requeue_ms = 1000;
+        return 0;
+    }
+    rc = ctl_set_finalizer(ctl, model, false);
+    if (rc == KUBE_ENOTFOUND) rc = 0;
+    if (rc == 0) {
+        const char *kv[] = {"model", kube_obj_name(model), NULL};
+        klog_kv(KLOG_INFO, "operator", "model finalized", kv);
+    }
+    return rc;
+}
+
+/* The revision status outcome, written when it changes. */
+static void ctl_revision_outcome(struct op_ctl *ctl, const cJSON *rev, const char *outcome,
+                                 const char *reason, int64_t now_ms)
+{
+    cJSON *p, *s;
+    struct kube_status st;
+    char ts[40];
+    const char *cur = op_json_str(rev, "status.outcome");
+
+    if (!rev || (cur && strcmp(cur, outcome) == 0)) return;
+    /* A rolled-back revision keeps that outcome when the rollout is dropped. */
+    if (cur && !strcmp(cur, "RolledBack") && !strcmp(outcome, "Superseded")) return;
+    p = cJSON_CreateObject();
+    s = p ? cJSON_AddObjectToObject(p, "status") : NULL;
+    if (!s) goto out;
+    op_time_format(now_ms, ts, sizeof(ts));
+    cJSON_AddStringToObject(s, "outcome", outcome);
+    if (reason) cJSON_AddStringToObject(s, "reason", reason);
+    if (strcmp(outcome, "Promoted") == 0) cJSON_AddStringToObject(s, "promotedAt", ts);
+    if (strcmp(outcome, "RolledBack") == 0) cJSON_AddStringToObject(s, "rolledBackAt", ts);
+    if (kube_patch_merge(ctl->c, &r_revisions, kube_obj_namespace(rev), kube_obj_name(rev),
+                         "status", p, NULL, &st))
+        ctl_log_err("revision status", kube_obj_name(rev), -1, &st);
+out:
+    cJSON_Delete(p);
+}
+
+/* Creates the ModelRevision for the Model's current template. */
+static int ctl_create_revision(struct op_ctl *ctl, const cJSON *model, int32_t n, cJSON **out)
+{
+    cJSON *obj = op_plan_revision_new(model, n);
+    struct kube_status st;
+    int rc;
+    char msg[128];
+
+    if (!obj) return KUBE_ENOMEM;
+    rc = kube_create(ctl->c, &r_revisions, kube_obj_namespace(model), obj, out, &st);
+    cJSON_Delete(obj);
+    if (rc) {
+        ctl_log_err("create revision", kube_obj_name(model), rc, &st);
+        return rc;
+    }
+    snprintf(msg, sizeof(msg), "created revision %d (%s-%d)", (int)n, kube_obj_name(model), (int)n);
+    ctl_event(ctl, model, "Model", "Normal", "RevisionCreated", msg);
+    return 0;
+}
+
+/* Schedules and creates one replica of revision p; idx is the name index. */
+static int ctl_create_replica(struct op_ctl *ctl, const cJSON *model, const struct ctl_rev_plan *p,
+                              int32_t idx, struct ctl_nodes *nodes, char *why, size_t why_len)
+{
+    struct op_sched_request req;
+    size_t chosen = 0;
+    const char *node = NULL;
+    cJSON *obj;
+    struct kube_status st;
+    int rc;
+
+    op_plan_requests(model, &req.cpu_milli, &req.mem_bytes);
+    req.sha256 = op_json_str(p->obj, "spec.source.sha256");
+    rc = op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len);
+    if (rc == OP_OK) node = nodes->n[chosen].name;
+    obj = op_plan_replica_new(model, p->obj, idx, node);
+    if (!obj) return KUBE_ENOMEM;
+    rc = kube_create(ctl->c, &r_replicas, kube_obj_namespace(model), obj, NULL, &st);
+    cJSON_Delete(obj);
+    if (rc == KUBE_EEXISTS) return 0; /* the cache has not seen it yet */
+    if (rc) {
+        ctl_log_err("create replica", kube_obj_name(model), rc, &st);
+        return rc;
+    }
+    atomic_fetch_add(&ctl->replicas_created, 1);
+    if (node) {
+        op_schedule_bind(&nodes->n[chosen], &req);
+        why[0] = '\0';
+    }
+    {
+        char name[64];
+        const char *kv[] = {"model", kube_obj_name(model),   "revision", name,
+                            "node",  node ? node : "(none)", NULL};
+        snprintf(name, sizeof(name), "%d", (int)p->rev);
+        klog_kv(KLOG_INFO, "operator", "replica created", kv);
+    }
+    return 0;
+}
+
+/* Binds an unbound replica when a node has room now. */
+static int ctl_bind_replica(struct op_ctl *ctl, const cJSON *model, const cJSON *rep,
+                            struct ctl_nodes *nodes, char *why, size_t why_len)
+{
+    struct op_sched_request req;
+    size_t chosen = 0;
+    cJSON *p = NULL, *spec, *meta, *labels;
+    struct kube_status st;
+    int rc;
+
+    op_plan_requests(rep, &req.cpu_milli, &req.mem_bytes);
+    req.sha256 = op_json_str(rep, "spec.source.sha256");
+    if (op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len) != OP_OK) return 0;
+    p = cJSON_CreateObject();
+    spec = p ? cJSON_AddObjectToObject(p, "spec") : NULL;
+    meta = p ? cJSON_AddObjectToObject(p, "metadata") : NULL;
+    labels = meta ? cJSON_AddObjectToObject(meta, "labels") : NULL;
+    if (!labels || !spec) {
+        cJSON_Delete(p);
+        return KUBE_ENOMEM;
+    }
+    cJSON_AddStringToObject(spec, "nodeName", nodes->n[chosen].name);
+    cJSON_AddStringToObject(labels, OP_LABEL_NODE, nodes->n[chosen].name);
+    cJSON_AddStringToObject(meta, "resourceVersion", kube_obj_rv(rep));
+    rc = kube_patch_merge(ctl->c, &r_replicas, kube_obj_namespace(rep), kube_obj_name(rep), NULL, p,
+                          NULL, &st);
+    cJSON_Delete(p);
+    if (rc == KUBE_ECONFLICT || rc == KUBE_ENOTFOUND) return 0;
+    if (rc) return rc;
+    op_schedule_bind(&nodes->n[chosen], &req);
+    why[0] = '\0';
+    (void)model;
+    return 0;
+}
+
+/* Orders replicas for deletion: unbound, then not Ready, then highest name. */
+static int ctl_victim_cmp(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    int xb = op_json_str(x, "spec.nodeName") != NULL, yb = op_json_str(y, "spec.nodeName") != NULL;
+    const char *xp = op_json_str(x, "status.phase"), *yp = op_json_str(y, "status.phase");
+    int xr = xp && !strcmp(xp, "Ready"), yr = yp && !strcmp(yp, "Ready");
+    const char *xn = kube_obj_name(x), *yn = kube_obj_name(y);
+    if (xb != yb) return xb - yb;
+    if (xr != yr) return xr - yr;
+    if (strlen(xn) != strlen(yn)) return strlen(xn) < strlen(yn) ? 1 : -1;
+    return -strcmp(xn, yn);
+}
+
+struct ctl_model_view {
+    int32_t replicas;
+    int32_t stable, canary, target;
+    struct op_rollout_state st;
+    struct op_rollout_decision d;
+    bool rolling, starting, invalid, unschedulable, failed;
+    char invalid_msg[256], unsched_msg[256];
+    int32_t have, ready;
+};
+
+static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_model_view *v,
+                            int64_t now_ms)
+{
+    const cJSON *cur = op_json_at(model, "status");
+    cJSON *want = cJSON_CreateObject(), *conds = NULL, *tmp, *patch = NULL, *body = NULL;
+    const cJSON *keep;
+    const char *idle;
+    char buf[600];
+    struct kube_status st;
+    int rc = KUBE_ENOMEM, err = 0;
+    bool rolled_back = v->st.phase == OP_ROLLOUT_ABORTED && v->rolling;
+
+    if (!want) goto out;
+    if (v->invalid)
+        idle = "Degraded";
+    else if (v->ready >= v->replicas && v->replicas >= 0 && !v->unschedulable)
+        idle = "Healthy";
+    else if (v->failed || v->unschedulable)
+        idle = "Degraded";
+    else
+        idle = "Pending";
+    cJSON_AddStringToObject(want, "phase",
+                            v->rolling ? op_plan_phase_name(v->st.phase, idle) : idle);
+    cJSON_AddNumberToObject(want, "observedGeneration",
+                            (double)op_json_int(model, "metadata.generation", 0));
+    if (v->stable > 0) cJSON_AddNumberToObject(want, "stableRevision", v->stable);
+    if (v->rolling) {
+        cJSON_AddNumberToObject(want, "canaryRevision", v->canary);
+        cJSON_AddNumberToObject(want, "canaryWeight", v->d.weight);
+        cJSON_AddNumberToObject(want, "currentStep", v->st.step);
+        op_time_format(v->st.step_started_ms, buf, sizeof(buf));
+        cJSON_AddStringToObject(want, "stepStartedAt", buf);
+        keep = op_json_at(model, "status.rolloutStartedAt");
+        if (v->starting || !cJSON_IsString(keep)) {
+            op_time_format(now_ms, buf, sizeof(buf));
+            cJSON_AddStringToObject(want, "rolloutStartedAt", buf);
+        } else {
+            cJSON_AddStringToObject(want, "rolloutStartedAt", keep->valuestring);
+        }
+    } else {
+        cJSON_AddNumberToObject(want, "canaryWeight", 0);
+    }
+    cJSON_AddNumberToObject(want, "replicas", v->have);
+    cJSON_AddNumberToObject(want, "readyReplicas", v->ready);
+    snprintf(buf, sizeof(buf), "%d/%d", (int)v->ready, (int)v->replicas);
+    cJSON_AddStringToObject(want, "ready", buf);
+    snprintf(buf, sizeof(buf), "%s=%s", OP_LABEL_MODEL, kube_obj_name(model));
+    cJSON_AddStringToObject(want, "selector", buf);
+    cJSON_AddStringToObject(want, "endpoint", ctl->endpoint);
+    keep = op_json_at(model, "status.analysis");
+    if (keep) cJSON_AddItemToObject(want, "analysis", cJSON_Duplicate(keep, 1));
+    keep = op_json_at(model, "status.autoscaling");
+    if (keep) cJSON_AddItemToObject(want, "autoscaling", cJSON_Duplicate(keep, 1));
+
+    /* conditions */
+    conds = cJSON_Duplicate(op_json_at(model, "status.conditions"), 1);
+    if (!conds) conds = cJSON_CreateArray();
+    snprintf(buf, sizeof(buf), "%d of %d replicas ready", (int)v->ready, (int)v->replicas);
+    tmp =
+        op_plan_conditions_set_new(conds, "Available", v->ready > 0 || v->replicas == 0,
+                                   v->ready > 0 ? "ReplicasReady" : "NoReplicaReady", buf, now_ms);
+    cJSON_Delete(conds);
+    conds = tmp;
+    if (v->rolling && !rolled_back) {
+        snprintf(buf, sizeof(buf), "revision %d: step %d, weight %d", (int)v->canary,
+                 (int)v->st.step, (int)v->d.weight);
+        tmp = op_plan_conditions_set_new(
+            conds, "Progressing", true,
+            v->st.phase == OP_ROLLOUT_PAUSED ? "RolloutPaused" : "RolloutInProgress", buf, now_ms);
+    } else if (rolled_back) {
+        snprintf(buf, sizeof(buf), "revision %d rolled back", (int)v->canary);
+        tmp =
+            op_plan_conditions_set_new(conds, "Progressing", false, "RolloutAborted", buf, now_ms);
+    } else {
+        snprintf(buf, sizeof(buf), "revision %d is stable", (int)v->stable);
+        tmp =
+            op_plan_conditions_set_new(conds, "Progressing", false, "RolloutComplete", buf, now_ms);
+    }
+    cJSON_Delete(conds);
+    conds = tmp;
+    if (v->invalid)
+        tmp = op_plan_conditions_set_new(conds, "Degraded", true, "InvalidSpec", v->invalid_msg,
+                                         now_ms);
+    else if (v->unschedulable)
+        tmp = op_plan_conditions_set_new(conds, "Degraded", true, "Unschedulable", v->unsched_msg,
+                                         now_ms);
+    else if (v->failed)
+        tmp = op_plan_conditions_set_new(conds, "Degraded", true, "ReplicaFailed",
+                                         "a replica is Failed", now_ms);
+    else
+        tmp = op_plan_conditions_set_new(conds, "Degraded", false, "AsExpected", NULL, now_ms);
+    cJSON_Delete(conds);
+    conds = tmp;
+    if (rolled_back) {
+        snprintf(buf, sizeof(buf), "revision %d: %s", (int)v->canary,
+                 op_rollout_reason_name(v->st.reason));
+        tmp = op_plan_conditions_set_new(
+            conds, "RolledBack", true,
+            v->st.reason ? op_rollout_reason_name(v->st.reason) : "RolledBack", buf, now_ms);
+    } else {
+        tmp = op_plan_conditions_set_new(conds, "RolledBack", false, "NoRollback", NULL, now_ms);
+    }
+    cJSON_Delete(conds);
+    conds = tmp;
+    if (!conds) goto out;
+    cJSON_AddItemToObject(want, "conditions", conds);
+    conds = NULL;
+
+    patch = op_plan_merge_patch_new(cur, want, &err);
+    if (err) goto out;
+    rc = 0;
+    if (!patch) goto out; /* nothing changed */
+    body = cJSON_CreateObject();
+    if (!body) {
+        rc = KUBE_ENOMEM;
+        goto out;
+    }
+    cJSON_AddItemToObject(body, "status", patch);
+    patch = NULL;
+    rc = kube_patch_merge(ctl->c, &r_models, kube_obj_namespace(model), kube_obj_name(model),
+                          "status", body, NULL, &st);
+    if (rc) ctl_log_err("model status", kube_obj_name(model), rc, &st);
+out:
+    cJSON_Delete(body);
+    cJSON_Delete(patch);
+    cJSON_Delete(conds);
+    cJSON_Delete(want);
+    return rc;
+}
+
+static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *requeue_ms)
+{
+    cJSON *model = NULL, *revs = NULL, *reps = NULL, *created = NULL, *it;
+    struct ctl_model_view v;
+    struct op_rollout_step steps[OP_MAX_STEPS];
+    struct op_rollout_spec rspec;
+    struct op_rollout_observed obs;
+    struct ctl_rev_plan plan[MAX_REVS];
+    struct ctl_nodes *nodes = NULL;
+    size_t n_plan = 0;
+    const char *ns, *name;
+    const cJSON *target = NULL;
+    char sel[400], msg[512];
+    int rc;
+    int32_t max_rev = 0;
+    int64_t now = ctl_now_ms();
+    enum op_rollout_phase before;
+
+    memset(&v, 0, sizeof(v));
+    memset(&obs, 0, sizeof(obs));
+    rc = kube_store_get(kube_informer_store(ctl->inf[INF_MODELS]), key, &model);
+    if (rc == KUBE_ENOTFOUND) {
+        rc = 0;
+        goto out;
+    }
+    if (rc) goto out;
+    ns = kube_obj_namespace(model);
+    name = kube_obj_name(model);
+    if (!ns || !name) goto out;
+    if (op_json_at(model, "metadata.deletionTimestamp")) {
+        rc = ctl_finalize(ctl, model, requeue_ms);
+        goto out;
+    }
+    if (!ctl_has_finalizer(model)) {
+        rc = ctl_set_finalizer(ctl, model, true);
+        goto out; /* the update brings us back */
+    }
+    *requeue_ms = MODEL_RESYNC_MS;
+    v.replicas = (int32_t)op_json_int(model, "spec.replicas", 1);
+    if (v.replicas < 0) v.replicas = 0;
+    v.stable = (int32_t)op_json_int(model, "status.stableRevision", 0);
+    v.canary = (int32_t)op_json_int(model, "status.canaryRevision", 0);
+
+    {
+        struct op_model_view mv = {op_json_str(model, "spec.source.uri"),
+                                   op_json_str(model, "spec.source.sha256"),
+                                   op_json_at(model, "spec.autoscaling") != NULL,
+                                   (int32_t)op_json_int(model, "spec.autoscaling.minReplicas", 1),
+                                   (int32_t)op_json_int(model, "spec.autoscaling.maxReplicas", 1)};
+        if (op_model_validate(&mv, v.invalid_msg, sizeof(v.invalid_msg)) ||
+            op_plan_rollout_spec(model, v.replicas, steps, &rspec) ||
+            op_rollout_spec_check(&rspec)) {
+            if (!v.invalid_msg[0]) snprintf(v.invalid_msg, sizeof(v.invalid_msg), "bad rollout");
+            v.invalid = true;
+            v.rolling = v.canary > 0;
+            rc = ctl_write_status(ctl, model, &v, now);
+            goto out;
+        }
+    }
+
+    /* Revisions: find the one for the current template, or create it. */
+    snprintf(sel, sizeof(sel), "%s=%s", OP_LABEL_MODEL, name);
+    rc = kube_store_list(kube_informer_store(ctl->inf[INF_REVS]), ns, sel, &revs);
+    if (rc) goto out;
+    cJSON_ArrayForEach(it, revs)
+    {
+        int32_t n = (int32_t)op_json_int(it, "spec.revision", 0);
+        if (n > max_rev) max_rev = n;
+        if (op_plan_same_template(model, it) &&
+            (!target || n > op_json_int(target, "spec.revision", 0)))
+            target = it;
+        if (n_plan < MAX_REVS) {
+            plan[n_plan].rev = n;
+            plan[n_plan].obj = it;
+            plan[n_plan].desired = plan[n_plan].have = plan[n_plan].ready = 0;
+            n_plan++;
+        }
+    }
+    if (!target) {
+        int32_t n = max_rev;
+        if (v.stable > n) n = v.stable;
+        if (v.canary > n) n = v.canary;
+        rc = ctl_create_revision(ctl, model, n + 1, &created);
+        if (rc == KUBE_EEXISTS) {
+            *requeue_ms = 500; /* the cache is behind */
+            rc = 0;
+            goto out;
+        }
+        if (rc) goto out;
+        target = created;
+        if (n_plan < MAX_REVS) {
+            plan[n_plan].rev = n + 1;
+            plan[n_plan].obj = created;
+            plan[n_plan].desired = plan[n_plan].have = plan[n_plan].ready = 0;
+            n_plan++;
+        }
+    }
+    v.target = (int32_t)op_json_int(target, "spec.revision", 0);
+
+    /* Replicas: count per revision. */
+    rc = kube_store_list(kube_informer_store(ctl->inf[INF_REPS]), ns, sel, &reps);
+    if (rc) goto out;
+    nodes = calloc(1, sizeof(*nodes));
+    if (!nodes) {
+        rc = KUBE_ENOMEM;
+        goto out;
+    }
+    rc = ctl_nodes_load(ctl, nodes, ns, name);
+    if (rc) goto out;
+    cJSON_ArrayForEach(it, reps)
+    {
+        struct ctl_rev_plan *p =
+            ctl_plan_find(plan, n_plan, (int32_t)op_json_int(it, "spec.revision", 0));
+        const char *phase = op_json_str(it, "status.phase");
+        int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
+        if (!p || op_json_at(it, "metadata.deletionTimestamp")) continue;
+        p->have++;
+        if (phase && !strcmp(phase, "Ready") && ni >= 0 && nodes->n[ni].ready) p->ready++;
+        if (phase && !strcmp(phase, "Failed")) {
+            if (p->rev == v.canary && v.canary != v.stable) obs.canary_failed = true;
+            v.failed = true;
+        }
+    }
+
+    /* Which revisions are stable and canary; the rollout. */
+    before = OP_ROLLOUT_IDLE;
+    if (v.stable == 0 || !ctl_plan_find(plan, n_plan, v.stable)) {
+        v.stable = v.target;
+        v.canary = 0;
+    } else if (v.target == v.stable) {
+        if (v.canary > 0) {
+            snprintf(msg, sizeof(msg), "spec is back to revision %d; canary %d dropped",
+                     (int)v.stable, (int)v.canary);
+            ctl_event(ctl, model, "Model", "Normal", "RolloutCanceled", msg);
+            ctl_revision_outcome(ctl, ctl_plan_find(plan, n_plan, v.canary)->obj, "Superseded",
+                                 "RolloutCanceled", now);
+        }
+        v.canary = 0;
+    } else if (v.canary != v.target) {
+        if (v.canary > 0 && ctl_plan_find(plan, n_plan, v.canary))
+            ctl_revision_outcome(ctl, ctl_plan_find(plan, n_plan, v.canary)->obj, "Superseded",
+                                 "NewerRevision", now);
+        v.canary = v.target;
+        v.starting = true;
+        op_rollout_start(&v.st, now);
+        atomic_fetch_add(&ctl->rollouts, 1);
+        snprintf(msg, sizeof(msg), "rollout of revision %d started (stable %d, %zu steps)",
+                 (int)v.canary, (int)v.stable, rspec.n_steps);
+        ctl_event(ctl, model, "Model", "Normal", "RolloutStarted", msg);
+        ctl_revision_outcome(ctl, target, "Active", "Canary", now);
+    } else {
+        op_plan_rollout_state(model, &rspec, &v.st);
+        before = v.st.phase;
+    }
+    v.rolling = v.canary > 0;
+
+    if (v.rolling) {
+        struct ctl_rev_plan *sp = ctl_plan_find(plan, n_plan, v.stable);
+        struct ctl_rev_plan *cp = ctl_plan_find(plan, n_plan, v.canary);
+        if (v.starting) before = OP_ROLLOUT_PROGRESSING;
+        obs.stable_ready = sp ? sp->ready : 0;
+        obs.canary_ready = cp ? cp->ready : 0;
+        obs.promote_requested = ctl_annotation(model, OP_ANN_PROMOTE) != NULL;
+        obs.abort_requested = ctl_annotation(model, OP_ANN_ABORT) != NULL;
+        obs.analysis_abort = false;
+        if (v.st.phase == OP_ROLLOUT_ABORTED) {
+            memset(&v.d, 0, sizeof(v.d));
+            v.d.stable_replicas = v.replicas;
+        } else {
+            int32_t step0 = v.st.step;
+            rc = op_rollout_eval(&rspec, &v.st, &obs, now, &v.d);
+            if (rc) goto out;
+            if (v.d.steps_advanced > 0 || v.st.step != step0) {
+                snprintf(msg, sizeof(msg), "revision %d: step %d of %zu, weight %d", (int)v.canary,
+                         (int)v.st.step, rspec.n_steps, (int)v.d.weight);
+                ctl_event(ctl, model, "Model", "Normal", "StepAdvanced", msg);
+            }
+            if (v.d.promote_consumed) {
+                ctl_event(ctl, model, "Model", "Normal", "PromoteRequested",
+                          "kubectl kllm promote: pause skipped");
+                ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE);
+            }
+            if (v.d.requeue_after_ms > 0 && v.d.requeue_after_ms < *requeue_ms)
+                *requeue_ms = v.d.requeue_after_ms;
+        }
+        if (v.st.phase == OP_ROLLOUT_COMPLETE) {
+            snprintf(msg, sizeof(msg), "revision %d is now stable (was %d)", (int)v.canary,
+                     (int)v.stable);
+            ctl_event(ctl, model, "Model", "Normal", "Promoted", msg);
+            atomic_fetch_add(&ctl->promotions, 1);
+            if (sp) ctl_revision_outcome(ctl, sp->obj, "Superseded", "Promoted", now);
+            if (cp) ctl_revision_outcome(ctl, cp->obj, "Promoted", "RolloutComplete", now);
+            v.stable = v.canary;
+            v.canary = 0;
+            v.rolling = false;
+            memset(&v.d, 0, sizeof(v.d));
+            v.d.stable_replicas = v.replicas;
+        } else if (v.st.phase == OP_ROLLOUT_ABORTED && before != OP_ROLLOUT_ABORTED) {
+            snprintf(msg, sizeof(msg), "revision %d rolled back: %s", (int)v.canary,
+                     op_rollout_reason_name(v.st.reason));
+            ctl_event(ctl, model, "Model", "Warning", "RolledBack", msg);
+            atomic_fetch_add(&ctl->rollbacks, 1);
+            if (cp)
+                ctl_revision_outcome(ctl, cp->obj, "RolledBack",
+                                     op_rollout_reason_name(v.st.reason), now);
+        } else if (v.st.phase == OP_ROLLOUT_PAUSED && before != OP_ROLLOUT_PAUSED) {
+            snprintf(msg, sizeof(msg), "revision %d paused at step %d: waiting for promote",
+                     (int)v.canary, (int)v.st.step);
+            ctl_event(ctl, model, "Model", "Normal", "RolloutPaused", msg);
+        }
+        if (obs.abort_requested) ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT);
+    } else {
+        memset(&v.d, 0, sizeof(v.d));
+        v.d.stable_replicas = v.replicas;
+        if (ctl_annotation(model, OP_ANN_PROMOTE))
+            ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE);
+        if (ctl_annotation(model, OP_ANN_ABORT)) ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT);
+    }
+    for (size_t i = 0; i < n_plan; i++) {
+        if (plan[i].rev == v.stable) plan[i].desired = v.d.stable_replicas;
+        if (v.rolling && plan[i].rev == v.canary) plan[i].desired = v.d.canary_replicas;
+    }
+
+    /* Replicas: delete what is not wanted or lost with its node; create the
+     * missing ones; bind unbound ones. */
+    {
+        const cJSON *keep[1024];
+        size_t n_keep = 0;
+        cJSON_ArrayForEach(it, reps)
+        {
+            struct ctl_rev_plan *p =
+                ctl_plan_find(plan, n_plan, (int32_t)op_json_int(it, "spec.revision", 0));
+            const char *node = op_json_str(it, "spec.nodeName");
+            int ni = ctl_nodes_find(nodes, node);
+            if (op_json_at(it, "metadata.deletionTimestamp")) continue;
+            if (!p || p->desired == 0) {
+                rc = ctl_delete_replica(ctl, it, "revision scaled to 0");
+                if (p) p->have--;
+                if (rc) goto out;
+                continue;
+            }
+            if (node && (ni < 0 ||
+                         nodes->age_ms[ni] > ctl->o.node_lease_timeout_ms + ctl->o.node_grace_ms)) {
+                snprintf(msg, sizeof(msg), "replica %s lost with node %s; rescheduling",
+                         kube_obj_name(it), node);
+                ctl_event(ctl, model, "Model", "Warning", "ReplicaRescheduled", msg);
+                rc = ctl_delete_replica(ctl, it, "node lost");
+                if (rc) goto out;
+                p->have--;
+                continue;
+            }
+            if (n_keep < sizeof(keep) / sizeof(keep[0])) keep[n_keep++] = it;
+        }
+        qsort(keep, n_keep, sizeof(keep[0]), ctl_victim_cmp);
+        for (size_t i = 0; i < n_plan; i++) {
+            struct ctl_rev_plan *p = &plan[i];
+            int32_t excess = p->have - p->desired;
+            for (size_t k = 0; k < n_keep && excess > 0; k++) {
+                if ((int32_t)op_json_int(keep[k], "spec.revision", 0) != p->rev) continue;
+                rc = ctl_delete_replica(ctl, keep[k], "scale down");
+                if (rc) goto out;
+                keep[k] = NULL;
+                excess--;
+                p->have--;
+            }
+            for (int32_t idx = 0; p->have < p->desired && idx < 10000; idx++) {
+                char rname[300];
+                bool used = false;
+                snprintf(rname, sizeof(rname), "%s-%d-%d", name, (int)p->rev, (int)idx);
+                cJSON_ArrayForEach(it, reps)
+                {
+                    if (!strcmp(kube_obj_name(it), rname)) used = true;
+                }
+                if (used) continue;
+                rc = ctl_create_replica(ctl, model, p, idx, nodes, v.unsched_msg,
+                                        sizeof(v.unsched_msg));
+                if (rc) goto out;
+                if (v.unsched_msg[0]) v.unschedulable = true;
+                p->have++;
+            }
+        }
+        for (size_t k = 0; k < n_keep; k++) {
+            if (!keep[k] || op_json_str(keep[k], "spec.nodeName")) continue;
+            rc = ctl_bind_replica(ctl, model, keep[k], nodes, v.unsched_msg, sizeof(v.unsched_msg));
+            if (rc) goto out;
+            if (v.unsched_msg[0]) v.unschedulable = true;
+        }
+        if (v.unschedulable) {
+            ctl_event(ctl, model, "Model", "Warning", "FailedScheduling", v.unsched_msg);
+            if (*requeue_ms > 5000) *requeue_ms = 5000;
+        }
+    }
+    for (size_t i = 0; i < n_plan; i++) {
+        if (plan[i].rev != v.stable && !(v.rolling && plan[i].rev == v.canary)) continue;
+        v.have += plan[i].have;
+        v.ready += plan[i].ready;
+    }
+    rc = ctl_write_status(ctl, model, &v, now);
+out:
+    free(nodes);
+    cJSON_Delete(created);
+    cJSON_Delete(reps);
+    cJSON_Delete(revs);
+    cJSON_Delete(model);
+    return rc;
+}
+
+/* --- node liveness --------------------------------------------------------- */
+
+static int ctl_node_condition(struct op_ctl *ctl, const cJSON *node, bool ready, const char *reason,
+                              const char *msg)
+{
+    cJSON *conds = op_plan_conditions_set_new(op_json_at(node, "status.conditions"), "Ready", ready,
+                                              reason, msg, ctl_now_ms());
+    cJSON *p = cJSON_CreateObject(), *s;
+    struct kube_status st;
+    int rc = KUBE_ENOMEM;
+
+    s = p ? cJSON_AddObjectToObject(p, "status") : NULL;
+    if (!s || !conds) goto out;
+    cJSON_AddItemToObject(s, "conditions", conds);
+    conds = NULL;
+    rc = kube_patch_merge(ctl->c, &r_inodes, NULL, kube_obj_name(node), "status", p, NULL, &st);
+    if (rc) ctl_log_err("node status", kube_obj_name(node), rc, &st);
+out:
+    cJSON_Delete(conds);
+    cJSON_Delete(p);
+    return rc;
+}
+
+static int ctl_reconcile_nodes(struct op_ctl *ctl)
+{
+    cJSON *inodes = NULL, *it;
+    int64_t now = ctl_mono_ms();
+    bool changed = false;
+    int rc = kube_store_list(kube_informer_store(ctl->inf[INF_NODES]), NULL, NULL, &inodes);
+
+    if (rc) return rc;
+    cJSON_ArrayForEach(it, inodes)
+    {
+        const char *name = kube_obj_name(it);
+        char key[600], msg[300];
+        cJSON *lease = NULL;
+        int64_t age;
+        int cond;
+        const char *reason = NULL;
+        const cJSON *c;
+
+        if (!name) continue;
+        snprintf(key, sizeof(key), "%s/kllm-node-%s", ctl->ns, name);
+        kube_store_get(kube_informer_store(ctl->inf[INF_LEASES]), key, &lease);
+        op_liveness_observe(&ctl->live, name, lease ? kube_obj_rv(lease) : NULL, now);
+        cJSON_Delete(lease);
+        age = op_liveness_age(&ctl->live, name, now);
+        cond = op_plan_condition(op_json_at(it, "status.conditions"), "Ready");
+        cJSON_ArrayForEach(c, op_json_at(it, "status.conditions"))
+        {
+            if (op_json_str(c, "type") && !strcmp(op_json_str(c, "type"), "Ready"))
+                reason = op_json_str(c, "reason");
+        }
+        if (ctl_node_stale(ctl, age) && cond != 0) {
+            snprintf(msg, sizeof(msg), "Lease kllm-node-%s not renewed for %lld s", name,
+                     (long long)(age / 1000));
+            ctl_event(ctl, it, "InferenceNode", "Warning", "NodeNotReady", msg);
+            if (ctl_node_condition(ctl, it, false, "LeaseExpired", msg) == 0)
+                atomic_fetch_add(&ctl->nodes_not_ready, 1);
+            changed = true;
+        } else if (!ctl_node_stale(ctl, age) && cond == 0 && reason &&
+                   !strcmp(reason, "LeaseExpired")) {
+            ctl_event(ctl, it, "InferenceNode", "Normal", "NodeReady", "Lease renewed again");
+            ctl_node_condition(ctl, it, true, "LeaseRenewed", "Lease renewed again");
+            changed = true;
+        } else if (ctl_node_stale(ctl, age) &&
+                   age <= ctl->o.node_lease_timeout_ms + ctl->o.node_grace_ms + NODE_SWEEP_MS) {
+            changed = true; /* grace period running out: look at its replicas */
+        }
+    }
+    op_liveness_sweep(&ctl->live);
+    cJSON_Delete(inodes);
+    if (changed) ctl_enqueue_all_models(ctl);
+    return 0;
+}
+
+/* --- worker ----------------------------------------------------------------- */
+
+static void *ctl_worker(void *arg)
+{
+    struct op_ctl *ctl = arg;
+    char *key = NULL;
+
+    kube_queue_add(ctl->q, NODES_KEY);
+    while (kube_queue_get(ctl->q, &key, -1) == 0) {
+        int64_t t0 = ctl_mono_ms(), requeue = 0;
+        int rc;
+
+        if (!op_ctl_synced(ctl)) {
+            kube_queue_done(ctl->q, key);
+            kube_queue_add_after(ctl->q, key, 200 * KUBE_MS);
+            free(key);
+            continue;
+        }
+        if (strcmp(key, NODES_KEY) == 0) {
+            rc = ctl_reconcile_nodes(ctl);
+            requeue = NODE_SWEEP_MS;
+        } else {
+            rc = ctl_reconcile_model(ctl, key, &requeue);
+        }
+        atomic_fetch_add(&ctl->reconciles, 1);
+        atomic_fetch_add(&ctl->reconcile_us, (unsigned long long)(ctl_mono_ms() - t0) * 1000);
+        if (rc) {
+            const char *kv[] = {"key", key, "error", kube_strerror(rc), NULL};
+            atomic_fetch_add(&ctl->reconcile_errors, 1);
+            klog_kv(KLOG_WARN, "operator", "reconcile failed", kv);
+            kube_queue_add_rate_limited(ctl->q, key);
+        } else {
+            kube_queue_forget(ctl->q, key);
+            if (requeue > 0) kube_queue_add_after(ctl->q, key, requeue * KUBE_MS);
+        }
+        kube_queue_done(ctl->q, key);
+        free(key);
+        key = NULL;
+    }
+    return NULL;
+}
+
+int op_ctl_lead(struct op_ctl *ctl)
+{
+    if (!ctl || ctl->worker_running) return KUBE_EINVAL;
+    if (pthread_create(&ctl->worker, NULL, ctl_worker, ctl)) return KUBE_ENOMEM;
+    ctl->worker_running = true;
+    atomic_store(&ctl->leading, 1);
+    ctl_enqueue_all_models(ctl);
+    return 0;
+}
+
+void op_ctl_stop(struct op_ctl *ctl)
+{
+    if (!ctl) return;
+    if (ctl->q) kube_queue_shutdown(ctl->q);
+    if (ctl->worker_running) {
+        pthread_join(ctl->worker, NULL);
+        ctl->worker_running = false;
+    }
+    atomic_store(&ctl->leading, 0);
+    for (int i = 0; i < INF_N; i++)
+        if (ctl->inf[i]) kube_informer_stop(ctl->inf[i]);
+}
+
+void op_ctl_free(struct op_ctl *ctl)
+{
+    if (!ctl) return;
+    op_ctl_stop(ctl);
+    for (int i = 0; i < INF_N; i++) kube_informer_free(ctl->inf[i]);
+    kube_recorder_free(ctl->rec);
+    kube_queue_free(ctl->q);
+    free(ctl->ns);
+    free(ctl->identity);
+    free(ctl->endpoint);
+    free(ctl);
+}
+
+size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
+{
+    int n;
+    if (!ctl || !buf || cap == 0) return 0;
+    n = snprintf(
+        buf, cap,
+        "# HELP kllm_operator_leader 1 when this replica is the leader.\n"
+        "# TYPE kllm_operator_leader gauge\nkllm_operator_leader %d\n"
+        "# HELP kllm_operator_reconciles_total Reconciles run.\n"
+        "# TYPE kllm_operator_reconciles_total counter\nkllm_operator_reconciles_total %llu\n"
+        "# TYPE kllm_operator_reconcile_errors_total counter\n"
+        "kllm_operator_reconcile_errors_total %llu\n"
+        "# TYPE kllm_operator_reconcile_seconds_total counter\n"
+        "kllm_operator_reconcile_seconds_total %.6f\n"
+        "# TYPE kllm_operator_queue_depth gauge\nkllm_operator_queue_depth %zu\n"
+        "# TYPE kllm_rollouts_total counter\nkllm_rollouts_total %llu\n"
+        "# TYPE kllm_promotions_total counter\nkllm_promotions_total %llu\n"
+        "# TYPE kllm_rollbacks_total counter\nkllm_rollbacks_total %llu\n"
+        "# TYPE kllm_operator_replicas_created_total counter\n"
+        "kllm_operator_replicas_created_total %llu\n"
+        "# TYPE kllm_operator_replicas_deleted_total counter\n"
+        "kllm_operator_replicas_deleted_total %llu\n"
+        "# TYPE kllm_operator_nodes_not_ready_total counter\n"
+        "kllm_operator_nodes_not_ready_total %llu\n",
+        atomic_load(&ctl->leading), (unsigned long long)atomic_load(&ctl->reconciles),
+        (unsigned long long)atomic_load(&ctl->reconcile_errors),
+        (double)atomic_load(&ctl->reconcile_us) / 1e6, kube_queue_len(ctl->q),
+        (unsigned long long)atomic_load(&ctl->rollouts),
+        (unsigned long long)atomic_load(&ctl->promotions),
+        (unsigned long long)atomic_load(&ctl->rollbacks),
+        (unsigned long long)atomic_load(&ctl->replicas_created),
+        (unsigned long long)atomic_load(&ctl->replicas_deleted),
+        (unsigned long long)atomic_load(&ctl->nodes_not_ready));
+    if (n < 0) return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}

@@ -1,0 +1,319 @@
+#!/bin/sh
+# operator/tests/e2e_operator.sh: kllm-operator and kubectl-kllm on a real
+# control plane, with the RBAC the Helm chart ships.
+#
+#   KUBECONFIG=admin.kubeconfig operator/tests/e2e_operator.sh   use that cluster
+#   operator/tests/e2e_operator.sh        bring up a private one (e2e/cluster,
+#                                         KLLM_CLUSTER_DIR default
+#                                         build/cluster-operator-e2e) and take it
+#                                         down at the end, whatever happens
+#
+# Steps: CRDs from crds/; the chart's ServiceAccounts, (Cluster)Roles and
+# bindings rendered like scripts/helm-test.sh does; the operator runs with
+# a kubeconfig holding only its ServiceAccount token (from the token
+# controller). The script plays the agents: it creates InferenceNodes,
+# renews their Leases and marks ModelReplicas Ready. Then: Model ->
+# finalizer, revision 1, replicas bound to nodes, status Healthy; source
+# change -> canary revision 2 through the steps, paused; `kubectl kllm
+# promote` -> revision 2 stable, revision 1 replicas gone; `kubectl kllm
+# abort` of a third rollout -> RolledBack, stable kept; `kubectl kllm
+# rollback --to 2`; a node whose Lease stops -> NotReady, its replicas
+# re-created on the other node; SIGTERM releases the leader Lease; deleting
+# the Model removes everything. Exit 0 only when every check passed.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BIN=$BUILD/bin
+OP=$BIN/kllm-operator
+[ -x "$OP" ] && [ -x "$BIN/kubectl-kllm" ] || { echo "e2e-operator: build first (make)" >&2; exit 1; }
+PATH="$(pwd)/$BIN:$PATH"
+export PATH
+work=$BUILD/e2e-operator
+rm -rf "$work"
+mkdir -p "$work"
+NS=kllm-system
+MNS=team-a
+SHA1=1111111111111111111111111111111111111111111111111111111111111111
+SHA2=2222222222222222222222222222222222222222222222222222222222222222
+SHA3=3333333333333333333333333333333333333333333333333333333333333333
+failures=0
+op_pid=""
+renew_pid=""
+renew_b_pid=""
+own_cluster=""
+
+log() { echo "e2e-operator: $*"; }
+ok() { echo "ok   $*"; }
+fail() {
+    echo "FAIL $*"
+    failures=$((failures + 1))
+}
+
+cleanup() {
+    [ -n "$renew_pid" ] && kill "$renew_pid" 2>/dev/null
+    [ -n "$renew_b_pid" ] && kill "$renew_b_pid" 2>/dev/null
+    if [ -n "$op_pid" ] && kill -0 "$op_pid" 2>/dev/null; then
+        kill -TERM "$op_pid" 2>/dev/null
+        wait "$op_pid" 2>/dev/null
+    fi
+    [ -n "$own_cluster" ] && ./e2e/cluster/down.sh
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${KUBECONFIG:-}" ]; then
+    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/$BUILD/cluster-operator-e2e}"
+    own_cluster=1
+    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "e2e-operator: cluster-up failed" >&2; exit 1; }
+    export KUBECONFIG
+fi
+k() { kubectl "$@"; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.5 s.
+wait_for() {
+    what=$1
+    secs=$2
+    shift 2
+    i=0
+    while [ $i -lt $((secs * 2)) ]; do
+        if "$@" >/dev/null 2>&1; then
+            ok "$what"
+            return 0
+        fi
+        sleep 0.5
+        i=$((i + 1))
+    done
+    fail "$what (after $secs s)"
+    return 1
+}
+jp() { # jp KIND NAME JSONPATH [NS]
+    kubectl get "$1" "$2" -n "${4:-$MNS}" -o "jsonpath=$3" 2>/dev/null
+}
+eq() { # eq EXPECTED KIND NAME JSONPATH
+    [ "$(jp "$2" "$3" "$4")" = "$1" ]
+}
+count_reps() { # count_reps SELECTOR
+    kubectl get modelreplicas -n $MNS -l "$1" -o name 2>/dev/null | grep -c . || true
+}
+reps_are() { [ "$(count_reps "$1")" = "$2" ]; }
+
+# --- API and RBAC ---------------------------------------------------------------
+k apply -f crds/ >/dev/null || { echo "e2e-operator: CRDs not applied" >&2; exit 1; }
+for c in models modelrevisions modelreplicas inferencenodes; do
+    k wait --for condition=established --timeout=60s crd/$c.kllm.io >/dev/null || exit 1
+done
+k create namespace $NS >/dev/null 2>&1
+k create namespace $MNS >/dev/null 2>&1
+
+if [ -n "${HELM_TEMPLATE:-}" ]; then
+    ht=$HELM_TEMPLATE
+elif command -v helm >/dev/null 2>&1; then
+    ht=""
+else
+    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
+        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
+            ht=$("$d/tools/helm-template/build.sh")
+            break
+        fi
+    done
+fi
+if [ -n "${ht:-}" ]; then
+    "$ht" --release kllm --namespace $NS helm/kllm >"$work/chart.yaml"
+else
+    helm template kllm helm/kllm --namespace $NS >"$work/chart.yaml"
+fi || { echo "e2e-operator: chart did not render" >&2; exit 1; }
+# Keep only the RBAC documents and ServiceAccounts.
+awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { print "---"; print }' \
+    "$work/chart.yaml" >"$work/rbac.yaml"
+k apply -n $NS -f "$work/rbac.yaml" >/dev/null || { echo "e2e-operator: RBAC not applied" >&2; exit 1; }
+ok "chart RBAC applied ($(grep -c '^kind:' "$work/rbac.yaml") objects)"
+
+# The operator's ServiceAccount token (the token controller fills the secret).
+token=""
+i=0
+while [ -z "$token" ] && [ $i -lt 120 ]; do
+    sec=$(k get serviceaccount kllm-operator -n $NS -o 'jsonpath={.secrets[0].name}' 2>/dev/null)
+    [ -n "$sec" ] && token=$(k get secret "$sec" -n $NS -o 'jsonpath={.data.token}' 2>/dev/null | base64 -d)
+    [ -z "$token" ] && sleep 0.5
+    i=$((i + 1))
+done
+[ -n "$token" ] || { echo "e2e-operator: no token for ServiceAccount kllm-operator" >&2; exit 1; }
+server=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
+ca=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority}')
+printf '%s' "$token" >"$work/sa.token"
+cat >"$work/sa.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "$server", certificate-authority: "$ca"}
+users:
+- name: kllm-operator
+  user: {tokenFile: "$(pwd)/$work/sa.token"}
+contexts:
+- name: c
+  context: {cluster: c, user: kllm-operator, namespace: $NS}
+current-context: c
+EOF
+if k --kubeconfig "$work/sa.kubeconfig" get secrets -n $NS >/dev/null 2>&1; then
+    fail "the operator's ServiceAccount can read Secrets"
+else
+    ok "ServiceAccount kllm-operator is not admin (no Secrets)"
+fi
+
+# --- agent stand-in ----------------------------------------------------------------
+mknode() { # mknode NAME CPU MEMORY
+    cat <<EOF | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: InferenceNode
+metadata: {name: $1}
+EOF
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    k patch inferencenode "$1" --subresource=status --type=merge -p "{\"status\":{
+      \"capacity\":{\"cpu\":\"$2\",\"memory\":\"$3\"},\"allocatable\":{\"cpu\":\"$2\",\"memory\":\"$3\"},
+      \"endpoint\":\"127.0.0.1:1\",\"agentVersion\":\"stand-in\",
+      \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"AgentReady\",\"lastTransitionTime\":\"$now\"}]}}" >/dev/null
+}
+renew() { # renew NAME...: create or renew each node's Lease
+    for n in "$@"; do
+        t=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+        if ! k patch lease "kllm-node-$n" -n $NS --type=merge \
+            -p "{\"spec\":{\"renewTime\":\"$t\"}}" >/dev/null 2>&1; then
+            cat <<EOF | k apply -f - >/dev/null 2>&1
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: kllm-node-$n, namespace: $NS}
+spec: {holderIdentity: $n, leaseDurationSeconds: 40, renewTime: "$t"}
+EOF
+        fi
+    done
+}
+# Marks every ModelReplica that is bound and not Ready as Ready.
+ready_all() {
+    for r in $(k get modelreplicas -n $MNS -o 'jsonpath={range .items[?(@.spec.nodeName)]}{.metadata.name}={.status.phase}{"\n"}{end}' 2>/dev/null); do
+        case "$r" in *=Ready) continue ;; esac
+        k patch modelreplica "${r%%=*}" -n $MNS --subresource=status --type=merge \
+            -p '{"status":{"phase":"Ready","endpoint":"127.0.0.1:1"}}' >/dev/null 2>&1
+    done
+}
+mknode node-a 8 16Gi
+mknode node-b 8 16Gi
+renew node-a node-b
+# node-a's Lease is renewed every 2 s by this loop; node-b's by the one below
+# until the node-failure step stops it.
+(while :; do renew node-a; sleep 2; done) &
+renew_pid=$!
+(while [ ! -f "$work/kill-node-b" ]; do renew node-b; sleep 2; done) &
+renew_b_pid=$!
+
+# --- the operator ------------------------------------------------------------------------
+port=$(perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport()')
+"$OP" --kubeconfig "$work/sa.kubeconfig" --namespace $NS --listen "127.0.0.1:$port" \
+    --id e2e-op --node-lease-timeout 8s --node-grace 4s --log-level debug >"$work/operator.log" 2>&1 &
+op_pid=$!
+wait_for "operator /healthz" 20 curl -sf "http://127.0.0.1:$port/healthz"
+wait_for "operator /readyz (caches synced)" 30 curl -sf "http://127.0.0.1:$port/readyz"
+leader_is() { [ "$(jp lease kllm-operator '{.spec.holderIdentity}' $NS)" = "$1" ]; }
+wait_for "operator holds the leader Lease" 30 leader_is e2e-op
+
+# --- a Model ---------------------------------------------------------------------------------
+model() { # model SHA URI
+    cat <<EOF | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: Model
+metadata: {name: tiny, namespace: $MNS}
+spec:
+  source: {uri: "$2", sha256: "$1"}
+  resources: {cpu: "2", memory: 1Gi}
+  replicas: 2
+  rollout:
+    steps:
+      - setWeight: 50
+      - pause: {duration: 1s}
+      - setWeight: 50
+      - pause: {}
+EOF
+}
+model $SHA1 https://models.example.org/tiny-v1.gguf
+wait_for "finalizer on the Model" 20 eq kllm.io/replicas model tiny '{.metadata.finalizers[0]}'
+wait_for "revision tiny-1 created" 20 eq 1 modelrevision tiny-1 '{.spec.revision}'
+[ "$(jp modelrevision tiny-1 '{.metadata.ownerReferences[0].name}')" = tiny ] && ok "tiny-1 owned by the Model" || fail "tiny-1 owned by the Model"
+wait_for "2 replicas of revision 1" 20 reps_are kllm.io/revision=1 2
+nodes=$(k get modelreplicas -n $MNS -o 'jsonpath={range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | tr '\n' ' ')
+[ "$nodes" = "node-a node-b " ] && ok "replicas spread over node-a and node-b" || fail "replicas spread over both nodes (got: $nodes)"
+[ "$(count_reps kllm.io/node=node-a)" = 1 ] && ok "label kllm.io/node set" || fail "label kllm.io/node set"
+wait_for "status Pending while nothing is Ready" 20 eq Pending model tiny '{.status.phase}'
+ready_all
+wait_for "status Healthy, 2/2 ready, stable revision 1" 20 eq "Healthy 2/2 1" model tiny '{.status.phase} {.status.ready} {.status.stableRevision}'
+[ "$(jp model tiny '{.status.selector}')" = kllm.io/model=tiny ] && ok "status.selector" || fail "status.selector"
+[ "$(k get --raw /apis/kllm.io/v1alpha1/namespaces/$MNS/models/tiny/scale | jq -r .status.replicas)" = 2 ] &&
+    ok "/scale status.replicas 2" || fail "/scale status.replicas 2"
+
+# --- canary rollout ---------------------------------------------------------------------------
+model $SHA2 https://models.example.org/tiny-v2.gguf
+wait_for "revision tiny-2 created" 20 eq 2 modelrevision tiny-2 '{.spec.revision}'
+wait_for "rollout of revision 2 is Progressing" 20 eq "Progressing 2" model tiny '{.status.phase} {.status.canaryRevision}'
+wait_for "1 canary replica (50% of 2)" 20 reps_are kllm.io/revision=2 1
+[ "$(count_reps kllm.io/revision=1)" = 2 ] && ok "stable keeps 2 replicas" || fail "stable keeps 2 replicas"
+[ "$(jp model tiny '{.status.canaryWeight}')" = 0 ] && ok "weight 0 until the canary is Ready" || fail "weight 0 until the canary is Ready"
+ready_all
+wait_for "paused at step 3, weight 50" 30 eq "Paused 50 3" model tiny '{.status.phase} {.status.canaryWeight} {.status.currentStep}'
+k get events -n $MNS --field-selector involvedObject.name=tiny -o 'jsonpath={range .items[*]}{.reason} {end}' >"$work/events.txt"
+grep -q RolloutStarted "$work/events.txt" && grep -q RolloutPaused "$work/events.txt" &&
+    ok "Events RolloutStarted, RolloutPaused" || fail "Events RolloutStarted, RolloutPaused (got: $(cat "$work/events.txt"))"
+kubectl kllm status tiny -n $MNS >"$work/status.txt" 2>&1 && grep -q "Canary:    2 (weight 50%, step 3)" "$work/status.txt" &&
+    ok "kubectl kllm status shows the canary" || { fail "kubectl kllm status shows the canary"; cat "$work/status.txt"; }
+kubectl kllm promote tiny -n $MNS >/dev/null && ok "kubectl kllm promote" || fail "kubectl kllm promote"
+wait_for "canary scaled to 2" 20 reps_are kllm.io/revision=2 2
+ready_all
+wait_for "revision 2 is stable, Healthy" 30 eq "Healthy 2 2/2" model tiny '{.status.phase} {.status.stableRevision} {.status.ready}'
+wait_for "revision 1 replicas gone" 20 reps_are kllm.io/revision=1 0
+[ -z "$(jp model tiny '{.metadata.annotations.kllm\.io/promote}')" ] && ok "promote annotation cleared" || fail "promote annotation cleared"
+wait_for "tiny-2 outcome Promoted" 20 eq Promoted modelrevision tiny-2 '{.status.outcome}'
+wait_for "tiny-1 outcome Superseded" 20 eq Superseded modelrevision tiny-1 '{.status.outcome}'
+
+# --- abort ---------------------------------------------------------------------------------------
+model $SHA3 https://models.example.org/tiny-v3.gguf
+wait_for "rollout of revision 3" 20 eq "3" model tiny '{.status.canaryRevision}'
+wait_for "1 canary replica of revision 3" 20 reps_are kllm.io/revision=3 1
+kubectl kllm abort tiny -n $MNS >/dev/null && ok "kubectl kllm abort" || fail "kubectl kllm abort"
+wait_for "phase RolledBack" 20 eq RolledBack model tiny '{.status.phase}'
+wait_for "canary replicas removed" 20 reps_are kllm.io/revision=3 0
+[ "$(count_reps kllm.io/revision=2)" = 2 ] && ok "stable still has 2 replicas" || fail "stable still has 2 replicas"
+[ "$(jp model tiny '{.status.conditions[?(@.type=="RolledBack")].status}')" = True ] && ok "condition RolledBack=True" || fail "condition RolledBack=True"
+[ "$(jp modelrevision tiny-3 '{.status.outcome}')" = RolledBack ] && ok "tiny-3 outcome RolledBack" || fail "tiny-3 outcome RolledBack"
+kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "kubectl kllm rollback --to 2" || fail "kubectl kllm rollback --to 2"
+wait_for "back on revision 2, Healthy, no canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+[ "$(jp model tiny '{.spec.source.sha256}')" = $SHA2 ] && ok "spec has revision 2's source" || fail "spec has revision 2's source"
+kubectl kllm rollback tiny --to 9 -n $MNS >/dev/null 2>&1 && fail "rollback to a missing revision fails" || ok "rollback to a missing revision fails"
+kubectl kllm bogus tiny >/dev/null 2>&1; [ $? = 2 ] && ok "unknown plugin command exits 2" || fail "unknown plugin command exits 2"
+
+# --- node failure --------------------------------------------------------------------------------
+touch "$work/kill-node-b"
+wait_for "node-b NotReady after its Lease expired" 40 eq "False LeaseExpired" inferencenode node-b '{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
+wait_for "node-b's replica re-created on node-a" 40 reps_are kllm.io/node=node-b 0
+wait_for "2 replicas of revision 2 on node-a" 20 reps_are kllm.io/node=node-a,kllm.io/revision=2 2
+ready_all
+wait_for "Healthy again, 2/2" 20 eq "Healthy 2/2" model tiny '{.status.phase} {.status.ready}'
+
+# --- metrics, deletion, shutdown ------------------------------------------------------------------
+curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 1' "$work/metrics.txt" &&
+    ok "/metrics: leader 1, rollbacks 1" || fail "/metrics: leader 1, rollbacks 1"
+k delete model tiny -n $MNS --wait=false >/dev/null
+wait_for "Model deleted (finalizer removed after its replicas)" 30 sh -c "! kubectl get model tiny -n $MNS"
+wait_for "no ModelReplicas left" 20 reps_are kllm.io/model=tiny 0
+wait_for "ModelRevisions garbage-collected" 60 sh -c "[ -z \"\$(kubectl get modelrevisions -n $MNS -o name)\" ]"
+kill -TERM "$op_pid"
+wait "$op_pid"
+st=$?
+op_pid=""
+[ $st = 0 ] && ok "operator exits 0 on SIGTERM" || fail "operator exits 0 on SIGTERM (status $st)"
+leader_is "" && ok "leader Lease released" || fail "leader Lease released"
+grep -q '"error"\|level=error\| ERROR ' "$work/operator.log" && log "operator logged errors (see $work/operator.log)"
+
+if [ $failures -gt 0 ]; then
+    echo "e2e-operator: $failures check(s) FAILED; operator log: $work/operator.log"
+    exit 1
+fi
+echo "e2e-operator: all checks passed"
