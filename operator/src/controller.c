@@ -322,7 +322,8 @@ static bool ctl_node_stale(const struct op_ctl *ctl, int64_t age_ms)
 }
 
 /* Fills t from the caches; usage from every bound replica (all namespaces);
- * model_replicas counts those of model ns/name. */
+ * model_replicas counts those of model ns/name. t->inodes (the JSON the
+ * table borrows from) is the caller's to free, on error too. */
 static int ctl_nodes_load(struct op_ctl *ctl, struct ctl_nodes *t, const char *ns,
                           const char *model)
 {
@@ -993,6 +994,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     }
     rc = ctl_write_status(ctl, model, &v, now);
 out:
+    if (nodes) cJSON_Delete(nodes->inodes);
     free(nodes);
     cJSON_Delete(created);
     cJSON_Delete(reps);
