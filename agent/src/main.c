@@ -312,6 +312,39 @@ static int stop_pending(void *arg)
     return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
 }
 
+/* One greedy token through the engine thread before the model is
+ * published: a model that cannot decode fails here, not on a client. */
+static int warm_up(struct srv_model *sm, char *err, size_t errlen)
+{
+    int rc = -1;
+    int32_t toks[16];
+    struct job *j = job_new();
+    int32_t n = llm_tokenize(sm->model, "Hello", 5, true, toks, 16);
+    if (!j || n < 1 || n > 16 || job_set_prompt(j, toks, n) < 0) {
+        snprintf(err, errlen, "warm-up: cannot tokenize");
+        goto out;
+    }
+    j->max_tokens = 1;
+    j->sp.temperature = 0;
+    j->quiet = true;
+    j->t_arrival_ns = sched_clock_ns();
+    if (sched_submit(sm->sched, j) < 0) {
+        snprintf(err, errlen, "warm-up: cannot submit");
+        goto out;
+    }
+    pthread_mutex_lock(&j->mu);
+    while (j->state != JOB_DONE) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    if (j->status) {
+        snprintf(err, errlen, "warm-up failed: %s", j->errmsg);
+        goto out;
+    }
+    rc = 0;
+out:
+    job_unref(j);
+    return rc;
+}
+
 /* Download (if remote), load and start serving one model; sm->name and
  * sm->mx are set. Publishes sm->loaded on success. */
 static int load_model(const char *spec, const struct opts *o, struct mx *mx, struct srv_model *sm)
@@ -348,7 +381,7 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
         .queue_max = (int32_t)o->queue_max,
     };
     sm->sched = sched_new(sm->model, &sp, mx, sm->mx, err, sizeof err);
-    if (!sm->sched) {
+    if (!sm->sched || warm_up(sm, err, sizeof err) < 0) {
         fprintf(stderr, "kllm-agent: model %s: %s\n", sm->name, err);
         return -1;
     }

@@ -146,8 +146,8 @@ static void slot_release(struct sched *s, int i, int status, enum api_finish fin
         n_gen = j->n_gen;
         len = j->out.text.len;
         pthread_mutex_unlock(&j->mu);
-        mx_add_tokens(s->mx, s->mm, 0, (uint64_t)n_gen);
-        if (status == 0 && len == 0) mx_anomaly(s->mx, s->mm, MX_ANOMALY_EMPTY);
+        if (!j->quiet) mx_add_tokens(s->mx, s->mm, 0, (uint64_t)n_gen);
+        if (!j->quiet && status == 0 && len == 0) mx_anomaly(s->mx, s->mm, MX_ANOMALY_EMPTY);
     }
     job_finish(j, status, fin, msg);
 }
@@ -157,7 +157,7 @@ static void slot_length(struct sched *s, int i)
 {
     struct slot *sl = &s->slots[i];
     int32_t n = sl->job->n_gen;
-    if (s->mm && text_is_runaway(sl->gen, n, RUNAWAY_WINDOW, RUNAWAY_PERIOD))
+    if (s->mm && !sl->job->quiet && text_is_runaway(sl->gen, n, RUNAWAY_WINDOW, RUNAWAY_PERIOD))
         mx_anomaly(s->mx, s->mm, MX_ANOMALY_REPETITION);
     slot_release(s, i, 0, API_FINISH_LENGTH, NULL);
 }
@@ -172,7 +172,7 @@ static int slot_admit(struct sched *s, int i, struct job *j)
     llm_seq_reset(s->ctx, i);
     if (s->mm) {
         mx_add_gauges(s->mx, s->mm, 1, -1);
-        mx_add_tokens(s->mx, s->mm, (uint64_t)j->n_prompt, 0);
+        if (!j->quiet) mx_add_tokens(s->mx, s->mm, (uint64_t)j->n_prompt, 0);
     }
     pthread_mutex_lock(&j->mu);
     j->state = JOB_RUNNING;
@@ -210,7 +210,7 @@ static void slot_sample(struct sched *s, int i, int32_t e)
     int32_t tok = llm_sampler_sample(sl->smp, logits);
     llm_sampler_accept(sl->smp, tok);
     uint64_t now = s->p.now_ns();
-    if (s->mm) {
+    if (s->mm && !j->quiet) {
         if (j->n_gen == 0)
             mx_observe_ttft(s->mx, s->mm, (double)(now - j->t_arrival_ns) / 1e9);
         else

@@ -53,6 +53,7 @@ struct job {
     char *stops[JOB_MAX_STOPS]; /* owned copies */
     int n_stops;
     uint64_t t_arrival_ns;
+    bool quiet; /* internal (warm-up): not counted in token or latency metrics */
 
     atomic_int refs;
     atomic_bool cancel; /* set by the HTTP side; the engine frees the slot */
