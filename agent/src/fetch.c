@@ -276,6 +276,24 @@ static int by_mtime(const void *a, const void *b)
     return 0;
 }
 
+uint64_t fetch_cache_bytes(const char *cache_dir)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(cache_dir);
+    if (!d) return 0;
+    const struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char p[4096];
+        struct stat st;
+        if (strncmp(de->d_name, "sha256-", 7) != 0) continue;
+        int n = snprintf(p, sizeof p, "%s/%s", cache_dir, de->d_name);
+        if (n > 0 && (size_t)n < sizeof p && stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
 int fetch_evict(const char *cache_dir, uint64_t max_bytes, const char *const *keep, int n_keep)
 {
     struct centry *e = NULL;

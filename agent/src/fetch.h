@@ -42,5 +42,7 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
  * of files deleted; a cache still over the limit (everything left is in use)
  * is logged, not an error. */
 int fetch_evict(const char *cache_dir, uint64_t max_bytes, const char *const *keep, int n_keep);
+/* Total size of the "sha256-*" files in cache_dir (0 if it does not exist). */
+uint64_t fetch_cache_bytes(const char *cache_dir);
 
 #endif

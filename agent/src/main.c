@@ -489,6 +489,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < n_fetched; i++) keep[i] = fetched[i];
             fetch_evict(o.cache_dir, (uint64_t)o.cache_max_bytes, keep, n_fetched);
         }
+        mx_set_cache_bytes(&mx, fetch_cache_bytes(o.cache_dir));
         klogf(KLOG_INFO, "agent", "ready: %d model(s) loaded", loaded);
     }
 

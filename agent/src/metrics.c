@@ -106,6 +106,13 @@ void mx_set_ready(struct mx *m, struct mx_model *mm, bool ready)
     pthread_mutex_unlock(&m->mu);
 }
 
+void mx_set_cache_bytes(struct mx *m, uint64_t bytes)
+{
+    pthread_mutex_lock(&m->mu);
+    m->cache_bytes = bytes;
+    pthread_mutex_unlock(&m->mu);
+}
+
 const char *mx_anomaly_name(enum mx_anomaly kind)
 {
     return anomaly_names[kind];
@@ -144,6 +151,12 @@ int mx_render(struct mx *m, struct abuf *o)
     for (int i = 0; i < m->n_models; i++)
         rc |= abuf_printf(o, "kllm_model_ready{model=\"%s\"} %d\n", m->models[i].name,
                           m->models[i].ready ? 1 : 0);
+    int loaded = 0;
+    for (int i = 0; i < m->n_models; i++) loaded += m->models[i].ready;
+    rc |= FAMILY("kllm_models_loaded", "gauge", "Models loaded and serving on this node.");
+    rc |= abuf_printf(o, "kllm_models_loaded %d\n", loaded);
+    rc |= FAMILY("kllm_model_cache_bytes", "gauge", "Bytes in the downloaded-model cache.");
+    rc |= abuf_printf(o, "kllm_model_cache_bytes %llu\n", (unsigned long long)m->cache_bytes);
     rc |= FAMILY("kllm_requests_total", "counter", "Completed API requests by HTTP status.");
     for (int i = 0; i < m->n_models; i++)
         for (int c = 0; c < m->models[i].n_codes; c++)

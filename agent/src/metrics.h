@@ -56,6 +56,7 @@ struct mx {
     struct mx_model models[MX_MAX_MODELS];
     int n_models;
     uint64_t http_codes_other; /* requests that named no served model */
+    uint64_t cache_bytes;      /* size of the model cache directory */
 };
 
 int mx_init(struct mx *m);
@@ -70,6 +71,7 @@ void mx_observe_ttft(struct mx *m, struct mx_model *mm, double seconds);
 void mx_observe_token(struct mx *m, struct mx_model *mm, double seconds);
 void mx_anomaly(struct mx *m, struct mx_model *mm, enum mx_anomaly kind);
 void mx_set_ready(struct mx *m, struct mx_model *mm, bool ready);
+void mx_set_cache_bytes(struct mx *m, uint64_t bytes);
 const char *mx_anomaly_name(enum mx_anomaly kind);
 
 /* Append the whole exposition to out. Returns 0 or ABUF_ERR_*. */

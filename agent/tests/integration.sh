@@ -361,6 +361,7 @@ if command -v node >/dev/null; then
     check "download resumed after a cut (Range request)" grep -q "range=$CUT" "$TMP/fs.log"
     eq "downloaded model serves" "$(post /v1/completions '{"model":"tiny","prompt":"x","max_tokens":2}')" 200
     eq "cached under its sha256" "$(ls "$TMP/cache")" "sha256-$SHA.gguf"
+    eq "metrics: cache bytes" "$(metric kllm_model_cache_bytes)" "$(stat -c %s "$MODEL_SAVED")"
     stop
     n_before=$(grep -c '^GET' "$TMP/fs.log")
     # an older cached model that no --model uses is evicted to respect --cache-max-bytes

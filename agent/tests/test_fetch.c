@@ -81,6 +81,7 @@ static void test_evict_lru(void **state)
     mkfile(dir, "sha256-b.gguf", 100, 2000, b, sizeof b);
     mkfile(dir, "sha256-c.gguf.part", 100, 3000, c, sizeof c);
     mkfile(dir, "notes.txt", 1000, 10, other, sizeof other); /* not ours: never counted */
+    assert_int_equal(fetch_cache_bytes(dir), 300);
     /* under the limit: nothing happens */
     assert_int_equal(fetch_evict(dir, 300, NULL, 0), 0);
     /* the oldest goes first */

@@ -27,12 +27,15 @@ static void test_render(void **state)
     mx_observe_ttft(&m, a, 100);
     mx_observe_token(&m, a, 0.004);
     mx_anomaly(&m, a, MX_ANOMALY_REPETITION);
+    mx_set_cache_bytes(&m, 12345);
     struct abuf b;
     abuf_init(&b, 0);
     assert_int_equal(mx_render(&m, &b), 0);
     const char *s = abuf_str(&b);
     const char *want[] = {
         "kllm_model_ready{model=\"tiny\"} 1\n",
+        "kllm_models_loaded 1\n",
+        "kllm_model_cache_bytes 12345\n",
         "kllm_requests_total{model=\"tiny\",code=\"200\"} 2\n",
         "kllm_requests_total{model=\"tiny\",code=\"429\"} 1\n",
         "kllm_unrouted_requests_total 1\n",
