@@ -59,6 +59,26 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* Tokenizes text (BOS first) into a malloc'd array sized to fit: the count
+ * can exceed the text's length (byte fallback gives up to 4 tokens per
+ * character), so a short first guess is retried at the reported size.
+ * Returns the count or LLM_ERR_*; *out is freed by the caller. */
+static int32_t tokenize_all(const struct llm_model *m, const char *text, int32_t **out)
+{
+    size_t len = strlen(text);
+    int32_t cap = (int32_t)len + 16, n;
+    *out = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int32_t *t = realloc(*out, sizeof *t * (size_t)cap);
+        if (!t) return LLM_ERR_NOMEM;
+        *out = t;
+        n = llm_tokenize(m, text, len, true, t, cap);
+        if (n <= cap) return n;
+        cap = n;
+    }
+    return LLM_ERR_NOSPACE;
+}
+
 static const char run_usage[] =
     "usage: kllm run -m FILE -p PROMPT [options]\n"
     "  -m, --model FILE       GGUF model\n"
@@ -143,16 +163,13 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "kllm run: %s\n", err);
         goto out;
     }
-    size_t plen = strlen(o.prompt);
-    int32_t cap = (int32_t)plen + 2;
-    toks = malloc(sizeof *toks * (size_t)cap);
-    seqs = calloc((size_t)cap, sizeof *seqs);
-    if (!toks || !seqs) goto out;
-    int32_t n = llm_tokenize(m, o.prompt, plen, true, toks, cap);
+    int32_t n = tokenize_all(m, o.prompt, &toks);
     if (n < 0) {
         fprintf(stderr, "kllm run: tokenize: %s\n", llm_strerror(n));
         goto out;
     }
+    seqs = calloc((size_t)n, sizeof *seqs);
+    if (!seqs) goto out;
     struct llm_ctx_params cp = llm_ctx_default_params();
     cp.n_threads = (int32_t)o.threads;
     cp.n_ctx = (int32_t)o.ctx;
@@ -233,10 +250,8 @@ int cli_tokenize(int argc, char **argv)
         fprintf(stderr, "kllm tokenize: %s\n", err);
         return 1;
     }
-    size_t len = strlen(text);
-    int32_t cap = (int32_t)len + 2;
-    int32_t *ids = malloc(sizeof *ids * (size_t)cap);
-    int32_t n = ids ? llm_tokenize(m, text, len, true, ids, cap) : LLM_ERR_NOMEM;
+    int32_t *ids = NULL;
+    int32_t n = tokenize_all(m, text, &ids);
     if (n < 0) {
         fprintf(stderr, "kllm tokenize: %s\n", llm_strerror(n));
     } else {

@@ -65,6 +65,10 @@ check "missing value" 2 "missing value" "$KLLM" run -m "$MODEL" -p
 check "unknown command" 2 "unknown command" "$KLLM" frobnicate
 check "make-model bad shape" 1 "invalid shape" "$KLLM" make-model --out "$TMP/m.gguf" --type q8_0 --dim 30 --layers 1 --heads 2 --ffn 32
 check "make-model" 0 "" "$KLLM" make-model --out "$TMP/m.gguf" --type q4_0 --dim 64 --layers 1 --heads 4 --kv-heads 2 --ffn 64
+# byte-vocabulary model: every character falls back to <0xNN> tokens, more
+# tokens than input bytes (the CLI must size its buffer for that)
+check "byte fallback tokenize" 0 "" "$KLLM" tokenize -m "$TMP/m.gguf" -p "hi"
+[ "$(cat "$TMP/out")" = "1 229 153 132 107 108" ] || { echo "FAIL: byte tokens $(cat "$TMP/out")"; fails=$((fails + 1)); }
 check "made model runs" 0 "" "$KLLM" run -m "$TMP/m.gguf" -p "hi" -n 4 --temp 0.7 --seed 3
 [ -e "$TMP/m.gguf.tmp" ] && { echo "FAIL: temporary file left behind"; fails=$((fails + 1)); }
 
