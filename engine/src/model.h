@@ -58,6 +58,8 @@ struct vocab {
     int32_t *hash; /* open addressing: token id or -1; size hash_cap (power of 2) */
     uint32_t hash_cap;
     int32_t byte_tok[256]; /* id of <0xNN>, or -1 */
+    int32_t *special;      /* ids of control / user-defined tokens */
+    int32_t n_special;
     int32_t bos, eos, unk, eot;
     int add_bos, add_space_prefix;
 };

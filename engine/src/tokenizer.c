@@ -119,6 +119,16 @@ int vocab_load(struct vocab *v, const struct gguf_file *f, char *err, size_t err
         if (v->type[i] == TOK_BYTE && s.len == 6 && sscanf(v->text[i], "<0x%02X>", &byte) == 1)
             v->byte_tok[byte & 0xff] = i;
     }
+    /* Special tokens that text can name (for LLM_TOKENIZE_SPECIAL). */
+    v->special = malloc(sizeof *v->special * (size_t)n);
+    if (!v->special) {
+        vocab_free(v);
+        return LLM_ERR_NOMEM;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        if ((v->type[i] == TOK_CONTROL || v->type[i] == TOK_USER) && v->len[i] > 0)
+            v->special[v->n_special++] = i;
+    }
     v->bos = get_id(f, "tokenizer.ggml.bos_token_id", 1 < n ? 1 : 0, n);
     v->eos = get_id(f, "tokenizer.ggml.eos_token_id", 2 < n ? 2 : 0, n);
     v->unk = get_id(f, "tokenizer.ggml.unknown_token_id", 0, n);
@@ -138,6 +148,7 @@ void vocab_free(struct vocab *v)
     free(v->type);
     free(v->pool);
     free(v->hash);
+    free(v->special);
     memset(v, 0, sizeof *v);
 }
 
@@ -214,27 +225,20 @@ static void emit(int32_t *out, int32_t cap, int32_t *n, int32_t tok)
     (*n)++;
 }
 
-int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,
-                     int32_t *out, int32_t cap)
+/* SentencePiece-encodes one run of plain text, appending to out (counting
+ * past cap). prefix_space: prepend the space mark (start of input, or right
+ * after a special token). Returns 0 or LLM_ERR_NOMEM. */
+static int spm_encode(const struct vocab *v, const char *text, size_t len, int prefix_space,
+                      int32_t *out, int32_t cap, int32_t *n_out)
 {
-    const struct vocab *v = &m->vocab;
-    int32_t n_out = 0;
-    if (len > (1u << 28) || cap < 0 || (cap > 0 && !out)) return LLM_ERR_ARG;
-    if (add_bos) emit(out, cap, &n_out, v->bos);
-    if (len == 0) return n_out;
-
     /* Normalise: prefix mark, spaces -> mark. At most 3 bytes per input byte + 3. */
-    size_t cap_norm = len * 3 + 3;
-    char *norm = malloc(cap_norm);
+    char *norm = malloc(len * 3 + 3);
     struct sym *syms = malloc(sizeof *syms * (len + 1));
     struct bigram *heap = malloc(sizeof *heap * (3 * (len + 1)));
-    int32_t rc;
-    if (!norm || !syms || !heap) {
-        rc = LLM_ERR_NOMEM;
-        goto out;
-    }
+    int rc = LLM_ERR_NOMEM;
+    if (!norm || !syms || !heap) goto out;
     size_t nl = 0;
-    if (v->add_space_prefix) {
+    if (prefix_space) {
         memcpy(norm, SPACE_MARK, 3);
         nl = 3;
     }
@@ -254,6 +258,8 @@ int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bo
         nsym++;
         off += cl;
     }
+    rc = 0;
+    if (nsym == 0) goto out;
     syms[nsym - 1].next = -1;
 
     int32_t nheap = 0;
@@ -272,20 +278,72 @@ int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bo
     for (int32_t i = 0; i >= 0; i = syms[i].next) {
         int32_t id = vocab_find(v, norm + syms[i].start, syms[i].len);
         if (id >= 0) {
-            emit(out, cap, &n_out, id);
+            emit(out, cap, n_out, id);
             continue;
         }
         for (uint32_t k = 0; k < syms[i].len; k++) {
             int32_t bt = v->byte_tok[(uint8_t)norm[syms[i].start + k]];
-            emit(out, cap, &n_out, bt >= 0 ? bt : v->unk);
+            emit(out, cap, n_out, bt >= 0 ? bt : v->unk);
         }
     }
-    rc = n_out;
 out:
     free(norm);
     free(syms);
     free(heap);
     return rc;
+}
+
+/* The longest special (control or user-defined) token whose text starts
+ * at text[0..len), or -1. */
+static int32_t match_special(const struct vocab *v, const char *text, size_t len)
+{
+    int32_t best = -1;
+    for (int32_t k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        uint32_t tl = v->len[id];
+        if (tl <= len && (best < 0 || tl > v->len[best]) && memcmp(text, v->text[id], tl) == 0)
+            best = id;
+    }
+    return best;
+}
+
+int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len, uint32_t flags,
+                        int32_t *out, int32_t cap)
+{
+    const struct vocab *v = &m->vocab;
+    int32_t n_out = 0;
+    if (len > (1u << 28) || cap < 0 || (cap > 0 && !out) || (len > 0 && !text)) return LLM_ERR_ARG;
+    if (flags & LLM_TOKENIZE_BOS) emit(out, cap, &n_out, v->bos);
+    /* Plain text runs between special tokens; a run gets the space prefix
+     * at the start of the input and right after a special token. */
+    int prev_special = 1;
+    size_t run = 0;
+    for (size_t i = 0; i <= len;) {
+        int32_t sp = -1;
+        if (i < len && (flags & LLM_TOKENIZE_SPECIAL)) sp = match_special(v, text + i, len - i);
+        if (i < len && sp < 0) {
+            i++;
+            continue;
+        }
+        if (i > run) {
+            int rc = spm_encode(v, text + run, i - run, v->add_space_prefix && prev_special, out,
+                                cap, &n_out);
+            if (rc < 0) return rc;
+            prev_special = 0;
+        }
+        if (sp < 0) break; /* i == len */
+        emit(out, cap, &n_out, sp);
+        prev_special = 1;
+        i += v->len[sp];
+        run = i;
+    }
+    return n_out;
+}
+
+int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,
+                     int32_t *out, int32_t cap)
+{
+    return llm_tokenize_ex(m, text, len, add_bos ? LLM_TOKENIZE_BOS : 0, out, cap);
 }
 
 /* ---- decoding ---- */

@@ -97,12 +97,42 @@ static void test_edges(void **state)
     assert_false(llm_token_is_eog(model, 3));
 }
 
+/* With LLM_TOKENIZE_SPECIAL, "</s>" and "<s>" in the text become ids 2 and
+ * 1, and each text run between them is encoded as if it stood alone (with
+ * the space prefix); without the flag they are plain text. */
+static void test_special_tokens(void **state)
+{
+    const char *text = "Hello</s><s>[INST] hi";
+    int32_t got[64], a[16], b[16];
+    int32_t n = llm_tokenize_ex(model, text, strlen(text), LLM_TOKENIZE_BOS | LLM_TOKENIZE_SPECIAL,
+                                got, 64);
+    int32_t na = llm_tokenize(model, "Hello", 5, false, a, 16);
+    int32_t nb = llm_tokenize(model, "[INST] hi", 9, false, b, 16);
+    assert_int_equal(n, 1 + na + 2 + nb);
+    assert_int_equal(got[0], 1);
+    for (int32_t i = 0; i < na; i++) assert_int_equal(got[1 + i], a[i]);
+    assert_int_equal(got[1 + na], 2);
+    assert_int_equal(got[2 + na], 1);
+    for (int32_t i = 0; i < nb; i++) assert_int_equal(got[3 + na + i], b[i]);
+
+    n = llm_tokenize(model, text, strlen(text), true, got, 64);
+    for (int32_t i = 1; i < n; i++) assert_true(got[i] != 1 && got[i] != 2);
+    /* A lone special token, and one at the very end. */
+    n = llm_tokenize_ex(model, "</s>", 4, LLM_TOKENIZE_SPECIAL, got, 64);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0], 2);
+    n = llm_tokenize_ex(model, "Hello</s>", 9, LLM_TOKENIZE_SPECIAL, got, 64);
+    assert_int_equal(n, na + 1);
+    assert_int_equal(got[na], 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_cases),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_special_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

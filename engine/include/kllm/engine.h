@@ -92,6 +92,14 @@ const char *llm_model_chat_template(const struct llm_model *m);
 int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,
                      int32_t *out, int32_t cap);
 
+/* As llm_tokenize, with flags: LLM_TOKENIZE_BOS adds BOS first;
+ * LLM_TOKENIZE_SPECIAL turns the text of control and user-defined tokens
+ * (e.g. "<|im_start|>", "</s>") into their ids instead of encoding it as
+ * text — for rendered chat templates, never for untrusted user text alone. */
+enum llm_tokenize_flags { LLM_TOKENIZE_BOS = 1u, LLM_TOKENIZE_SPECIAL = 2u };
+int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len, uint32_t flags,
+                        int32_t *out, int32_t cap);
+
 /* Bytes a token stands for when it follows `prev` in the output (the
  * SentencePiece leading space is dropped after BOS; byte tokens give their
  * byte). Writes at most cap bytes, no NUL. Returns the byte count or LLM_ERR_*. */
