@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "op_analysis.h"
+#include "op_autoscale.h"
 #include "op_rollout.h"
 #include "op_schedule.h"
 
@@ -141,5 +143,40 @@ void op_liveness_sweep(struct op_liveness *l);
  * contains it (e.g. "model=\"team-a/m\""). *found is the number of samples
  * summed (0: the sum is 0 and means "absent"). Reentrant. */
 double op_prom_sum(const char *text, const char *metric, const char *label_sub, int *found);
+
+/* One agent's counters and gauges for one Model, from its /metrics page
+ * (DESIGN.md §3.5, docs/agent.md). Samples are those labelled
+ * model="NAMESPACE/NAME" (cluster mode); when the page has none, all samples
+ * (a standalone agent serving one model). */
+struct op_agent_sample {
+    double requests;   /* kllm_requests_total, every code */
+    double errors;     /* of which code 5xx */
+    double anomalies;  /* kllm_anomalies_total */
+    double in_flight;  /* kllm_requests_in_flight */
+    double queued;     /* kllm_requests_queued */
+    double gen_tokens; /* kllm_generated_tokens_total */
+};
+void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out);
+
+/* The snapshot of one interval from two scrapes of the same revision's
+ * replicas (summed): counter deltas, a counter that went down (agent
+ * restart) counts from 0. p95 is unknown (0): the agents export no request
+ * latency histogram yet. */
+void op_snapshot_delta(const struct op_agent_sample *prev, const struct op_agent_sample *cur,
+                       struct op_metrics_snapshot *out);
+
+/* spec.rollout.analysis into an op_analysis_spec (CRD defaults for absent
+ * fields). */
+void op_plan_analysis_spec(const cJSON *model, struct op_analysis_spec *spec);
+
+enum op_scale_metric {
+    OP_METRIC_CONCURRENCY = 0, /* in-flight + queued requests */
+    OP_METRIC_QUEUE_DEPTH = 1, /* queued requests */
+    OP_METRIC_TOKENS_PER_SECOND = 2,
+};
+/* spec.autoscaling into spec and the metric. OP_EINVAL when the Model has
+ * no autoscaling or it fails op_autoscale_spec_check. */
+int op_plan_autoscale_spec(const cJSON *model, struct op_autoscale_spec *spec,
+                           enum op_scale_metric *metric);
 
 #endif

@@ -4,6 +4,8 @@
  * writes the results to the API server. */
 #include "op_ctl.h"
 
+#include <curl/curl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +38,27 @@ static const struct kube_resource r_leases = {"coordination.k8s.io", "v1", "leas
 
 enum { INF_MODELS, INF_REVS, INF_REPS, INF_NODES, INF_LEASES, INF_N };
 
+#define SCALE_SAMPLE_MS 2000
+#define SCRAPE_TIMEOUT_MS 1000L
+#define SCRAPE_MAX_BYTES (4u << 20)
+
+/* What the worker remembers per Model between reconciles: the autoscaler's
+ * samples and the previous scrape of each revision for analysis deltas.
+ * Lost on restart or hand-over, which only delays the next decision. */
+struct ctl_mstate {
+    char key[600];
+    struct op_autoscaler as;
+    int64_t as_last_ms; /* monotonic time of the last autoscaler sample */
+    double tok_prev;    /* generated tokens at the last sample (tokensPerSecond) */
+    int64_t tok_prev_ms;
+    bool tok_have;
+    int32_t an_canary, an_stable; /* revisions an_prev_* belong to */
+    struct op_agent_sample an_prev_c, an_prev_s;
+    bool an_have_prev;
+    int64_t an_last_ms;
+    struct ctl_mstate *next;
+};
+
 struct op_ctl {
     struct kube_client *c;
     struct op_ctl_opts o;
@@ -45,9 +68,10 @@ struct op_ctl {
     struct kube_recorder *rec;
     pthread_t worker;
     bool worker_running;
-    struct op_liveness live; /* worker thread only */
+    struct op_liveness live;    /* worker thread only */
+    struct ctl_mstate *mstates; /* worker thread only */
     atomic_ullong reconciles, reconcile_errors, reconcile_us, rollouts, promotions, rollbacks,
-        replicas_created, replicas_deleted, nodes_not_ready;
+        replicas_created, replicas_deleted, nodes_not_ready, scale_decisions;
     atomic_int leading;
 };
 
@@ -563,6 +587,7 @@ struct ctl_model_view {
     bool rolling, starting, invalid, unschedulable, failed;
     char invalid_msg[256], unsched_msg[256];
     int32_t have, ready;
+    cJSON *analysis, *autoscaling; /* new status.analysis / .autoscaling, or NULL: keep */
 };
 
 static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_model_view *v,
@@ -614,10 +639,11 @@ static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_m
     snprintf(buf, sizeof(buf), "%s=%s", OP_LABEL_MODEL, kube_obj_name(model));
     cJSON_AddStringToObject(want, "selector", buf);
     cJSON_AddStringToObject(want, "endpoint", ctl->endpoint);
-    keep = op_json_at(model, "status.analysis");
+    keep = v->analysis ? v->analysis : op_json_at(model, "status.analysis");
     if (keep) cJSON_AddItemToObject(want, "analysis", cJSON_Duplicate(keep, 1));
-    keep = op_json_at(model, "status.autoscaling");
-    if (keep) cJSON_AddItemToObject(want, "autoscaling", cJSON_Duplicate(keep, 1));
+    keep = v->autoscaling ? v->autoscaling : op_json_at(model, "status.autoscaling");
+    if (keep && op_json_at(model, "spec.autoscaling"))
+        cJSON_AddItemToObject(want, "autoscaling", cJSON_Duplicate(keep, 1));
 
     /* conditions */
     conds = cJSON_Duplicate(op_json_at(model, "status.conditions"), 1);
@@ -658,7 +684,10 @@ static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_m
         tmp = op_plan_conditions_set_new(conds, "Degraded", false, "AsExpected", NULL, now_ms);
     cJSON_Delete(conds);
     conds = tmp;
-    if (rolled_back) {
+    if (rolled_back && v->st.reason == OP_REASON_NONE &&
+        op_plan_condition(conds, "RolledBack") == 1) {
+        tmp = cJSON_Duplicate(conds, 1); /* restored from status: the reason is already there */
+    } else if (rolled_back) {
         snprintf(buf, sizeof(buf), "revision %d: %s", (int)v->canary,
                  op_rollout_reason_name(v->st.reason));
         tmp = op_plan_conditions_set_new(
@@ -695,6 +724,261 @@ out:
     return rc;
 }
 
+/* --- per-Model memory, scraping, analysis, autoscaling ------------------------ */
+
+static struct ctl_mstate *ctl_mstate_get(struct op_ctl *ctl, const char *key)
+{
+    struct ctl_mstate *m;
+    for (m = ctl->mstates; m; m = m->next)
+        if (!strcmp(m->key, key)) return m;
+    m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    snprintf(m->key, sizeof(m->key), "%s", key);
+    op_autoscaler_init(&m->as);
+    m->next = ctl->mstates;
+    ctl->mstates = m;
+    return m;
+}
+
+static void ctl_mstate_drop(struct op_ctl *ctl, const char *key)
+{
+    struct ctl_mstate **pp = &ctl->mstates;
+    while (*pp) {
+        if (!strcmp((*pp)->key, key)) {
+            struct ctl_mstate *dead = *pp;
+            *pp = dead->next;
+            free(dead);
+            return;
+        }
+        pp = &(*pp)->next;
+    }
+}
+
+struct ctl_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static size_t ctl_buf_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct ctl_buf *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > b->cap) return 0; /* over the cap: the transfer fails */
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/* GET http://endpoint/metrics into a new buffer (caller frees); NULL when
+ * the agent did not answer 200 within SCRAPE_TIMEOUT_MS. */
+static char *ctl_scrape(const char *endpoint)
+{
+    CURL *h = curl_easy_init();
+    struct ctl_buf b = {NULL, 0, SCRAPE_MAX_BYTES};
+    char url[600];
+    long code = 0;
+    char *out = NULL;
+
+    if (!h) return NULL;
+    b.p = malloc(b.cap);
+    if (!b.p) goto out;
+    b.p[0] = '\0';
+    snprintf(url, sizeof(url), "%s%s/metrics", strstr(endpoint, "://") ? "" : "http://", endpoint);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ctl_buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SCRAPE_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(h) == CURLE_OK &&
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
+        out = b.p;
+        b.p = NULL;
+    }
+out:
+    free(b.p);
+    curl_easy_cleanup(h);
+    return out;
+}
+
+/* Sums the samples of the Ready replicas of revision rev (rev 0: all) of
+ * the Model; *asked Ready replicas, *answered of them scraped. */
+static void ctl_scrape_rev(const cJSON *reps, const struct ctl_nodes *nodes, int32_t rev,
+                           const char *model_key, struct op_agent_sample *sum, int *asked,
+                           int *answered)
+{
+    const cJSON *it;
+    memset(sum, 0, sizeof(*sum));
+    *asked = *answered = 0;
+    cJSON_ArrayForEach(it, reps)
+    {
+        const char *phase = op_json_str(it, "status.phase");
+        const char *ep = op_json_str(it, "status.endpoint");
+        int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
+        struct op_agent_sample one;
+        char *text;
+        if (rev && op_json_int(it, "spec.revision", 0) != rev) continue;
+        if (!phase || strcmp(phase, "Ready") || ni < 0 || !nodes->n[ni].ready) continue;
+        if (op_json_at(it, "metadata.deletionTimestamp")) continue;
+        (*asked)++;
+        if (!ep) continue;
+        text = ctl_scrape(ep);
+        if (!text) continue;
+        (*answered)++;
+        op_agent_sample_parse(text, model_key, &one);
+        free(text);
+        sum->requests += one.requests;
+        sum->errors += one.errors;
+        sum->anomalies += one.anomalies;
+        sum->in_flight += one.in_flight;
+        sum->queued += one.queued;
+        sum->gen_tokens += one.gen_tokens;
+    }
+}
+
+/* One canary analysis run when its interval has passed; sets
+ * *analysis_abort and v->analysis. */
+static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key, const cJSON *reps,
+                        const struct ctl_nodes *nodes, struct ctl_model_view *v, bool canary_failed,
+                        bool *analysis_abort, int64_t *requeue_ms)
+{
+    struct ctl_mstate *ms = ctl_mstate_get(ctl, key);
+    int64_t interval = op_json_int(model, "spec.rollout.analysis.intervalSeconds", 10) * 1000;
+    int64_t now = ctl_mono_ms();
+    struct op_agent_sample cur_c, cur_s;
+    int ac, nc, as, ns_;
+    struct op_analysis_spec spec;
+    struct op_analysis_state st;
+    struct op_analysis_input in;
+    struct op_analysis_result res;
+    char ts[40], msg[400];
+
+    if (!ms) return;
+    if (interval < 1000) interval = 1000;
+    if (*requeue_ms > interval) *requeue_ms = interval;
+    if (ms->an_canary != v->canary || ms->an_stable != v->stable) {
+        ms->an_have_prev = false;
+        ms->an_canary = v->canary;
+        ms->an_stable = v->stable;
+    }
+    if (ms->an_have_prev && now - ms->an_last_ms < interval) return;
+    ctl_scrape_rev(reps, nodes, v->canary, key, &cur_c, &ac, &nc);
+    ctl_scrape_rev(reps, nodes, v->stable, key, &cur_s, &as, &ns_);
+    if (!ms->an_have_prev) {
+        ms->an_prev_c = cur_c;
+        ms->an_prev_s = cur_s;
+        ms->an_have_prev = nc > 0;
+        ms->an_last_ms = now;
+        if (!canary_failed) return; /* a baseline first: deltas need two scrapes */
+    }
+    memset(&in, 0, sizeof(in));
+    if (nc > 0) op_snapshot_delta(&ms->an_prev_c, &cur_c, &in.canary);
+    if (ns_ > 0) op_snapshot_delta(&ms->an_prev_s, &cur_s, &in.stable);
+    in.golden = OP_GOLDEN_NOT_RUN;
+    in.canary_replica_failed = canary_failed;
+    op_plan_analysis_spec(model, &spec);
+    st.failed_runs =
+        v->starting ? 0 : (int32_t)op_json_int(model, "status.analysis.failedChecks", 0);
+    if (op_analysis_run(&spec, &st, &in, &res)) return;
+    if (nc > 0) ms->an_prev_c = cur_c;
+    if (ns_ > 0) ms->an_prev_s = cur_s;
+    ms->an_last_ms = now;
+    cJSON_Delete(v->analysis);
+    v->analysis = cJSON_CreateObject();
+    if (v->analysis) {
+        op_time_format(ctl_now_ms(), ts, sizeof(ts));
+        cJSON_AddStringToObject(v->analysis, "lastRunAt", ts);
+        cJSON_AddNumberToObject(v->analysis, "failedChecks", st.failed_runs);
+        cJSON_AddStringToObject(v->analysis, "result",
+                                res.verdict == OP_VERDICT_ABORT ? "Fail"
+                                                                : op_verdict_name(res.verdict));
+        snprintf(msg, sizeof(msg), "revision %d: %s (canary %.0f requests, %.0f errors)",
+                 (int)v->canary, res.message[0] ? res.message : "checks passed", in.canary.requests,
+                 in.canary.errors);
+        cJSON_AddStringToObject(v->analysis, "message", msg);
+    }
+    if (res.verdict == OP_VERDICT_FAIL || res.verdict == OP_VERDICT_ABORT) {
+        snprintf(msg, sizeof(msg), "revision %d: %s", (int)v->canary, res.message);
+        ctl_event(ctl, model, "Model", "Warning", "AnalysisFailed", msg);
+    }
+    if (res.verdict == OP_VERDICT_ABORT) *analysis_abort = true;
+}
+
+/* One autoscaler sample and decision; writes spec.replicas through /scale. */
+static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *key,
+                          const cJSON *reps, const struct ctl_nodes *nodes,
+                          struct ctl_model_view *v, int64_t *requeue_ms)
+{
+    struct ctl_mstate *ms = ctl_mstate_get(ctl, key);
+    struct op_autoscale_spec spec;
+    struct op_autoscale_decision d;
+    enum op_scale_metric metric;
+    struct op_agent_sample sum;
+    int asked, answered;
+    int64_t now = ctl_mono_ms();
+    double load = 0;
+    bool complete;
+    char msg[400], ts[40];
+    int32_t current = (int32_t)op_json_int(model, "spec.replicas", 1);
+
+    if (!ms || op_plan_autoscale_spec(model, &spec, &metric)) return;
+    if (*requeue_ms > SCALE_SAMPLE_MS) *requeue_ms = SCALE_SAMPLE_MS;
+    if (ms->as_last_ms && now - ms->as_last_ms < SCALE_SAMPLE_MS) return;
+    ms->as_last_ms = now;
+    ctl_scrape_rev(reps, nodes, 0, key, &sum, &asked, &answered);
+    complete = asked > 0 && answered == asked;
+    if (metric == OP_METRIC_CONCURRENCY) load = sum.in_flight + sum.queued;
+    if (metric == OP_METRIC_QUEUE_DEPTH) load = sum.queued;
+    if (metric == OP_METRIC_TOKENS_PER_SECOND) {
+        if (complete && ms->tok_have && now > ms->tok_prev_ms && sum.gen_tokens >= ms->tok_prev)
+            load = (sum.gen_tokens - ms->tok_prev) * 1000.0 / (double)(now - ms->tok_prev_ms);
+        else
+            complete = false; /* a rate needs two complete scrapes */
+        ms->tok_have = asked > 0 && answered == asked;
+        ms->tok_prev = sum.gen_tokens;
+        ms->tok_prev_ms = now;
+    }
+    if (op_autoscaler_record(&ms->as, now, complete ? load : 0, complete)) return;
+    if (op_autoscaler_decide(&ms->as, &spec, current, now, &d)) return;
+    if (d.requeue_after_ms > 0 && d.requeue_after_ms < *requeue_ms)
+        *requeue_ms = d.requeue_after_ms;
+    cJSON_Delete(v->autoscaling);
+    v->autoscaling = cJSON_CreateObject();
+    if (d.held)
+        snprintf(msg, sizeof(msg), "metrics of %d of %d ready replicas missing: holding %d",
+                 asked - answered, asked, (int)d.desired);
+    else
+        snprintf(msg, sizeof(msg), "%s: load %.1f (panic window %.1f), target %.1f per replica",
+                 op_autoscale_reason_name(d.reason), d.stable_load, d.panic_load, spec.target);
+    if (v->autoscaling) {
+        const cJSON *last = op_json_at(model, "status.autoscaling.lastScaleTime");
+        cJSON_AddNumberToObject(v->autoscaling, "desiredReplicas", d.desired);
+        cJSON_AddNumberToObject(v->autoscaling, "load",
+                                d.stable_load > 0 ? round(d.stable_load * 10) / 10 : 0);
+        cJSON_AddBoolToObject(v->autoscaling, "panic", d.panic);
+        cJSON_AddStringToObject(v->autoscaling, "message", msg);
+        if (d.desired != current && !d.held) {
+            op_time_format(ctl_now_ms(), ts, sizeof(ts));
+            cJSON_AddStringToObject(v->autoscaling, "lastScaleTime", ts);
+        } else if (cJSON_IsString(last)) {
+            cJSON_AddStringToObject(v->autoscaling, "lastScaleTime", last->valuestring);
+        }
+    }
+    if (d.desired != current && !d.held) {
+        struct kube_status st;
+        char ev[500];
+        int rc = kube_set_scale(ctl->c, &r_models, kube_obj_namespace(model), kube_obj_name(model),
+                                d.desired, &st);
+        if (rc) {
+            ctl_log_err("scale", kube_obj_name(model), rc, &st);
+            return;
+        }
+        snprintf(ev, sizeof(ev), "replicas %d -> %d: %s", (int)current, (int)d.desired, msg);
+        ctl_event(ctl, model, "Model", "Normal", "Scaled", ev);
+        atomic_fetch_add(&ctl->scale_decisions, 1);
+    }
+}
+
 static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *requeue_ms)
 {
     cJSON *model = NULL, *revs = NULL, *reps = NULL, *created = NULL, *it;
@@ -717,6 +1001,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     memset(&obs, 0, sizeof(obs));
     rc = kube_store_get(kube_informer_store(ctl->inf[INF_MODELS]), key, &model);
     if (rc == KUBE_ENOTFOUND) {
+        ctl_mstate_drop(ctl, key);
         rc = 0;
         goto out;
     }
@@ -845,6 +1130,11 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
                  (int)v.canary, (int)v.stable, rspec.n_steps);
         ctl_event(ctl, model, "Model", "Normal", "RolloutStarted", msg);
         ctl_revision_outcome(ctl, target, "Active", "Canary", now);
+        v.analysis = cJSON_CreateObject(); /* a new rollout starts with no failed checks */
+        if (v.analysis) {
+            cJSON_AddNumberToObject(v.analysis, "failedChecks", 0);
+            cJSON_AddStringToObject(v.analysis, "message", "rollout started");
+        }
     } else {
         op_plan_rollout_state(model, &rspec, &v.st);
         before = v.st.phase;
@@ -860,6 +1150,9 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
         obs.promote_requested = ctl_annotation(model, OP_ANN_PROMOTE) != NULL;
         obs.abort_requested = ctl_annotation(model, OP_ANN_ABORT) != NULL;
         obs.analysis_abort = false;
+        if (v.st.phase != OP_ROLLOUT_ABORTED)
+            ctl_analyse(ctl, model, key, reps, nodes, &v, obs.canary_failed, &obs.analysis_abort,
+                        requeue_ms);
         if (v.st.phase == OP_ROLLOUT_ABORTED) {
             memset(&v.d, 0, sizeof(v.d));
             v.d.stable_replicas = v.replicas;
@@ -992,8 +1285,12 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
         v.have += plan[i].have;
         v.ready += plan[i].ready;
     }
+    if (op_json_at(model, "spec.autoscaling"))
+        ctl_autoscale(ctl, model, key, reps, nodes, &v, requeue_ms);
     rc = ctl_write_status(ctl, model, &v, now);
 out:
+    cJSON_Delete(v.analysis);
+    cJSON_Delete(v.autoscaling);
     if (nodes) cJSON_Delete(nodes->inodes);
     free(nodes);
     cJSON_Delete(created);
@@ -1149,6 +1446,11 @@ void op_ctl_free(struct op_ctl *ctl)
     if (!ctl) return;
     op_ctl_stop(ctl);
     for (int i = 0; i < INF_N; i++) kube_informer_free(ctl->inf[i]);
+    while (ctl->mstates) {
+        struct ctl_mstate *n = ctl->mstates->next;
+        free(ctl->mstates);
+        ctl->mstates = n;
+    }
     kube_recorder_free(ctl->rec);
     kube_queue_free(ctl->q);
     free(ctl->ns);
@@ -1180,7 +1482,9 @@ size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
         "# TYPE kllm_operator_replicas_deleted_total counter\n"
         "kllm_operator_replicas_deleted_total %llu\n"
         "# TYPE kllm_operator_nodes_not_ready_total counter\n"
-        "kllm_operator_nodes_not_ready_total %llu\n",
+        "kllm_operator_nodes_not_ready_total %llu\n"
+        "# TYPE kllm_operator_scale_decisions_total counter\n"
+        "kllm_operator_scale_decisions_total %llu\n",
         atomic_load(&ctl->leading), (unsigned long long)atomic_load(&ctl->reconciles),
         (unsigned long long)atomic_load(&ctl->reconcile_errors),
         (double)atomic_load(&ctl->reconcile_us) / 1e6, kube_queue_len(ctl->q),
@@ -1189,7 +1493,8 @@ size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
         (unsigned long long)atomic_load(&ctl->rollbacks),
         (unsigned long long)atomic_load(&ctl->replicas_created),
         (unsigned long long)atomic_load(&ctl->replicas_deleted),
-        (unsigned long long)atomic_load(&ctl->nodes_not_ready));
+        (unsigned long long)atomic_load(&ctl->nodes_not_ready),
+        (unsigned long long)atomic_load(&ctl->scale_decisions));
     if (n < 0) return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }

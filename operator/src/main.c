@@ -10,6 +10,7 @@
  * process (as client-go controllers do).
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
         snprintf(id, sizeof(id), "%s_%ld", host, (long)getpid());
     }
 
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: not thread-safe */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -276,6 +278,7 @@ out:
     op_ctl_free(m.ctl);
     kube_client_free(c);
     kube_config_deinit(&cfg);
+    curl_global_cleanup();
     if (rc == 0) klogf(KLOG_INFO, "operator", "stopped");
     return rc;
 }

@@ -578,3 +578,91 @@ double op_prom_sum(const char *text, const char *metric, const char *label_sub, 
     if (found) *found = n;
     return sum;
 }
+
+void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out)
+{
+    char lab[600];
+    const char *sel = NULL;
+    static const char *const codes5xx[] = {"code=\"500\"", "code=\"501\"", "code=\"502\"",
+                                           "code=\"503\"", "code=\"504\"", NULL};
+
+    memset(out, 0, sizeof(*out));
+    if (!text) return;
+    if (model_key) {
+        snprintf(lab, sizeof(lab), "model=\"%s\"", model_key);
+        if (strstr(text, lab)) sel = lab;
+    }
+    out->requests = op_prom_sum(text, "kllm_requests_total", sel, NULL);
+    for (size_t i = 0; codes5xx[i]; i++) {
+        /* Both the model and the code must match: filter the lines twice. */
+        const char *line = text;
+        while (line && *line) {
+            const char *eol = strchr(line, '\n');
+            size_t len = eol ? (size_t)(eol - line) : strlen(line);
+            double v;
+            if (len < 512) {
+                char one[512];
+                memcpy(one, line, len);
+                one[len] = '\0';
+                if ((!sel || strstr(one, sel)) &&
+                    pl_prom_line(one, len, "kllm_requests_total", 19, codes5xx[i], &v))
+                    out->errors += v;
+            }
+            line = eol ? eol + 1 : NULL;
+        }
+    }
+    out->anomalies = op_prom_sum(text, "kllm_anomalies_total", sel, NULL);
+    out->in_flight = op_prom_sum(text, "kllm_requests_in_flight", sel, NULL);
+    out->queued = op_prom_sum(text, "kllm_requests_queued", sel, NULL);
+    out->gen_tokens = op_prom_sum(text, "kllm_generated_tokens_total", sel, NULL);
+}
+
+static double pl_delta(double prev, double cur)
+{
+    return cur >= prev ? cur - prev : cur;
+}
+
+void op_snapshot_delta(const struct op_agent_sample *prev, const struct op_agent_sample *cur,
+                       struct op_metrics_snapshot *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!prev || !cur) return;
+    out->valid = true;
+    out->requests = pl_delta(prev->requests, cur->requests);
+    out->errors = pl_delta(prev->errors, cur->errors);
+    if (out->errors > out->requests) out->errors = out->requests;
+    out->anomalies = pl_delta(prev->anomalies, cur->anomalies);
+    out->p95_ms = 0;
+}
+
+void op_plan_analysis_spec(const cJSON *model, struct op_analysis_spec *spec)
+{
+    const cJSON *a = op_json_at(model, "spec.rollout.analysis");
+    const cJSON *v;
+
+    op_analysis_spec_default(spec);
+    v = op_json_at(a, "maxErrorRate");
+    if (cJSON_IsNumber(v)) spec->max_error_rate = v->valuedouble;
+    v = op_json_at(a, "maxP95LatencyRatio");
+    if (cJSON_IsNumber(v)) spec->max_p95_ratio = v->valuedouble;
+    spec->failure_limit = (int32_t)op_json_int(a, "failureLimit", spec->failure_limit);
+}
+
+int op_plan_autoscale_spec(const cJSON *model, struct op_autoscale_spec *spec,
+                           enum op_scale_metric *metric)
+{
+    const cJSON *a = op_json_at(model, "spec.autoscaling");
+    const char *m = op_json_str(a, "metric");
+    const cJSON *t = op_json_at(a, "target");
+
+    if (!cJSON_IsObject(a)) return OP_EINVAL;
+    op_autoscale_spec_default(spec);
+    spec->min_replicas = (int32_t)op_json_int(a, "minReplicas", 1);
+    spec->max_replicas = (int32_t)op_json_int(a, "maxReplicas", spec->min_replicas);
+    spec->target = cJSON_IsNumber(t) ? t->valuedouble : 4;
+    spec->scale_down_delay_ms = op_json_int(a, "scaleDownDelaySeconds", 300) * 1000;
+    *metric = OP_METRIC_CONCURRENCY;
+    if (m && !strcmp(m, "queueDepth")) *metric = OP_METRIC_QUEUE_DEPTH;
+    if (m && !strcmp(m, "tokensPerSecond")) *metric = OP_METRIC_TOKENS_PER_SECOND;
+    return op_autoscale_spec_check(spec);
+}

@@ -36,6 +36,7 @@ MNS=team-a
 SHA1=1111111111111111111111111111111111111111111111111111111111111111
 SHA2=2222222222222222222222222222222222222222222222222222222222222222
 SHA3=3333333333333333333333333333333333333333333333333333333333333333
+SHA4=4444444444444444444444444444444444444444444444444444444444444444
 failures=0
 op_pid=""
 renew_pid=""
@@ -52,6 +53,7 @@ fail() {
 cleanup() {
     [ -n "$renew_pid" ] && kill "$renew_pid" 2>/dev/null
     [ -n "$renew_b_pid" ] && kill "$renew_b_pid" 2>/dev/null
+    for p in $metrics_pids; do kill "$p" 2>/dev/null; done
     if [ -n "$op_pid" ] && kill -0 "$op_pid" 2>/dev/null; then
         kill -TERM "$op_pid" 2>/dev/null
         wait "$op_pid" 2>/dev/null
@@ -196,6 +198,46 @@ ready_all() {
             -p '{"status":{"phase":"Ready","endpoint":"127.0.0.1:1"}}' >/dev/null 2>&1
     done
 }
+# set_ready SELECTOR ENDPOINT: marks the matching bound replicas Ready there.
+set_ready() {
+    for r in $(k get modelreplicas -n $MNS -l "$1" -o 'jsonpath={range .items[?(@.spec.nodeName)]}{.metadata.name} {end}' 2>/dev/null); do
+        k patch modelreplica "$r" -n $MNS --subresource=status --type=merge \
+            -p "{\"status\":{\"phase\":\"Ready\",\"endpoint\":\"$2\"}}" >/dev/null 2>&1
+    done
+}
+# metrics_server NAME: serves $work/NAME.prom as /metrics on a free port
+# (written to $work/NAME.port); stands in for an agent's /metrics.
+metrics_pids=""
+metrics_server() {
+    perl -MIO::Socket::INET -e '
+        my ($file, $portfile) = @ARGV;
+        my $s = IO::Socket::INET->new(Listen => 16, LocalAddr => "127.0.0.1", LocalPort => 0,
+                                      ReuseAddr => 1) or die "listen: $!";
+        open(my $pf, ">", $portfile) or die; print $pf $s->sockport(); close $pf;
+        while (my $c = $s->accept) {
+            while (my $l = <$c>) { last if $l =~ /^\r?\n$/ }
+            my $body = "";
+            if (open(my $f, "<", $file)) { local $/; $body = <$f>; close $f }
+            print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                . length($body) . "\r\n\r\n" . $body;
+            close $c;
+        }' "$work/$1.prom" "$work/$1.port" &
+    metrics_pids="$metrics_pids $!"
+    i=0
+    while [ ! -s "$work/$1.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+# feed NAME OK_PER_TICK ERR_PER_TICK IN_FLIGHT: counters that grow every 0.5 s.
+feed() {
+    (n=0; e=0
+     while :; do
+        n=$((n + $2)); e=$((e + $3))
+        printf 'kllm_requests_total{model="%s/tiny",code="200"} %d\nkllm_requests_total{model="%s/tiny",code="500"} %d\nkllm_requests_in_flight{model="%s/tiny"} %d\nkllm_requests_queued{model="%s/tiny"} 0\nkllm_requests_in_flight{model="other/x"} 50\n' \
+            $MNS $n $MNS $e $MNS $4 $MNS >"$work/$1.tmp"
+        mv "$work/$1.tmp" "$work/$1.prom"
+        sleep 0.5
+     done) &
+    metrics_pids="$metrics_pids $!"
+}
 mknode node-a 8 16Gi
 mknode node-b 8 16Gi
 renew node-a node-b
@@ -288,6 +330,41 @@ wait_for "back on revision 2, Healthy, no canary" 20 eq "Healthy 2 " model tiny 
 kubectl kllm rollback tiny --to 9 -n $MNS >/dev/null 2>&1 && fail "rollback to a missing revision fails" || ok "rollback to a missing revision fails"
 kubectl kllm bogus tiny >/dev/null 2>&1; [ $? = 2 ] && ok "unknown plugin command exits 2" || fail "unknown plugin command exits 2"
 
+# --- canary analysis: a canary with 5xx errors is rolled back by itself ------------------------------
+metrics_server good
+metrics_server bad
+feed good 20 0 2
+feed bad 10 5 0
+good_ep=127.0.0.1:$(cat "$work/good.port")
+bad_ep=127.0.0.1:$(cat "$work/bad.port")
+set_ready kllm.io/revision=2 "$good_ep"
+
+k patch model tiny -n $MNS --type=merge -p "{\"spec\":{\"source\":{\"uri\":\"https://models.example.org/tiny-v4.gguf\",\"sha256\":\"$SHA4\"},
+  \"rollout\":{\"analysis\":{\"intervalSeconds\":1,\"failureLimit\":2,\"maxErrorRate\":0.05}}}}" >/dev/null
+wait_for "rollout of revision 4" 20 eq 4 model tiny '{.status.canaryRevision}'
+wait_for "1 canary replica of revision 4" 20 reps_are kllm.io/revision=4 1
+set_ready kllm.io/revision=4 "$bad_ep"
+wait_for "analysis rolls revision 4 back (AnalysisFailed)" 40 eq "RolledBack AnalysisFailed" model tiny '{.status.phase} {.status.conditions[?(@.type=="RolledBack")].reason}'
+wait_for "revision 4 replicas removed" 20 reps_are kllm.io/revision=4 0
+[ "$(count_reps kllm.io/revision=2)" = 2 ] && ok "stable kept its 2 replicas" || fail "stable kept its 2 replicas"
+[ "$(jp modelrevision tiny-4 '{.status.outcome}')" = RolledBack ] && ok "tiny-4 outcome RolledBack" || fail "tiny-4 outcome RolledBack"
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=AnalysisFailed -o name | grep -q . &&
+    ok "Event AnalysisFailed" || fail "Event AnalysisFailed"
+[ "$(jp model tiny '{.status.analysis.failedChecks}')" = 2 ] && ok "status.analysis.failedChecks 2" || fail "status.analysis.failedChecks 2 (got $(jp model tiny '{.status.analysis}'))"
+kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "kubectl kllm rollback --to 2 after the failed canary" || fail "rollback --to 2 after the failed canary"
+wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+
+# --- autoscaling: 2 in flight per replica against a target of 1 scales up at once (panic) -------------
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":{"minReplicas":1,"maxReplicas":3,"metric":"concurrency","target":1,"scaleDownDelaySeconds":1}}}' >/dev/null
+wait_for "autoscaler sets spec.replicas 3 (clamped to max)" 30 eq 3 model tiny '{.spec.replicas}'
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=Scaled -o 'jsonpath={.items[*].message}' >"$work/scaled.txt"
+grep -q 'replicas 2 -> 3' "$work/scaled.txt" && ok "Event Scaled with the numbers ($(cat "$work/scaled.txt"))" || fail "Event Scaled (got: $(cat "$work/scaled.txt"))"
+wait_for "3 replicas of revision 2" 20 reps_are kllm.io/revision=2 3
+set_ready kllm.io/revision=2 "$good_ep"
+wait_for "status.autoscaling.desiredReplicas 3" 20 eq 3 model tiny '{.status.autoscaling.desiredReplicas}'
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":null,"replicas":2}}' >/dev/null
+wait_for "autoscaling off, back to 2 replicas" 20 reps_are kllm.io/revision=2 2
+
 # --- node failure --------------------------------------------------------------------------------
 touch "$work/kill-node-b"
 wait_for "node-b NotReady after its Lease expired" 40 eq "False LeaseExpired" inferencenode node-b '{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
@@ -298,8 +375,9 @@ wait_for "Healthy again, 2/2" 20 eq "Healthy 2/2" model tiny '{.status.phase} {.
 
 # --- metrics, deletion, shutdown ------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
-grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 1' "$work/metrics.txt" &&
-    ok "/metrics: leader 1, rollbacks 1" || fail "/metrics: leader 1, rollbacks 1"
+grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 2' "$work/metrics.txt" &&
+    grep -q '^kllm_operator_scale_decisions_total [1-9]' "$work/metrics.txt" &&
+    ok "/metrics: leader 1, rollbacks 2, scale decisions" || fail "/metrics: leader 1, rollbacks 2, scale decisions"
 k delete model tiny -n $MNS --wait=false >/dev/null
 wait_for "Model deleted (finalizer removed after its replicas)" 30 sh -c "! kubectl get model tiny -n $MNS"
 wait_for "no ModelReplicas left" 20 reps_are kllm.io/model=tiny 0

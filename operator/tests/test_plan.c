@@ -360,6 +360,87 @@ static void test_prom_sum(void **state)
     assert_true(op_prom_sum("", "x", NULL, NULL) == 0.0);
 }
 
+static void test_agent_sample(void **state)
+{
+    const char *page = "kllm_requests_total{model=\"team-a/tiny\",code=\"200\"} 90\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",code=\"503\"} 6\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",code=\"429\"} 4\n"
+                       "kllm_requests_total{model=\"team-b/tiny\",code=\"500\"} 1000\n"
+                       "kllm_anomalies_total{model=\"team-a/tiny\",kind=\"repetition\"} 2\n"
+                       "kllm_requests_in_flight{model=\"team-a/tiny\"} 3\n"
+                       "kllm_requests_queued{model=\"team-a/tiny\"} 1\n"
+                       "kllm_generated_tokens_total{model=\"team-a/tiny\"} 5000\n";
+    struct op_agent_sample a, b;
+    struct op_metrics_snapshot snap;
+    (void)state;
+
+    op_agent_sample_parse(page, "team-a/tiny", &a);
+    assert_true(a.requests == 100.0);
+    assert_true(a.errors == 6.0); /* 5xx only: a 429 is the queue, not the model */
+    assert_true(a.anomalies == 2.0);
+    assert_true(a.in_flight == 3.0);
+    assert_true(a.queued == 1.0);
+    assert_true(a.gen_tokens == 5000.0);
+    /* A standalone agent (no NAMESPACE/NAME label): every sample counts. */
+    op_agent_sample_parse("kllm_requests_in_flight{model=\"m\"} 4\n", "team-a/tiny", &b);
+    assert_true(b.in_flight == 4.0);
+    op_agent_sample_parse(NULL, "x", &b);
+    assert_true(b.requests == 0.0);
+
+    b = a;
+    b.requests = 150;
+    b.errors = 16;
+    b.anomalies = 2;
+    op_snapshot_delta(&a, &b, &snap);
+    assert_true(snap.valid);
+    assert_true(snap.requests == 50.0);
+    assert_true(snap.errors == 10.0);
+    assert_true(snap.anomalies == 0.0);
+    assert_true(snap.p95_ms == 0.0);
+    /* The agent restarted: counters count from zero again. */
+    b.requests = 20;
+    b.errors = 1;
+    op_snapshot_delta(&a, &b, &snap);
+    assert_true(snap.requests == 20.0);
+    assert_true(snap.errors == 1.0);
+    op_snapshot_delta(NULL, &b, &snap);
+    assert_false(snap.valid);
+}
+
+static void test_analysis_and_autoscale_specs(void **state)
+{
+    cJSON *m = parse("{\"spec\":{\"rollout\":{\"analysis\":{\"failureLimit\":3,"
+                     "\"maxErrorRate\":0.1}},\"autoscaling\":{\"minReplicas\":2,"
+                     "\"maxReplicas\":5,\"metric\":\"tokensPerSecond\",\"target\":50,"
+                     "\"scaleDownDelaySeconds\":60}}}");
+    struct op_analysis_spec as;
+    struct op_autoscale_spec sc;
+    enum op_scale_metric metric;
+    (void)state;
+
+    op_plan_analysis_spec(m, &as);
+    assert_int_equal(as.failure_limit, 3);
+    assert_true(as.max_error_rate == 0.1);
+    assert_true(as.max_p95_ratio == 1.5); /* CRD default */
+    assert_int_equal(op_plan_autoscale_spec(m, &sc, &metric), OP_OK);
+    assert_int_equal(metric, OP_METRIC_TOKENS_PER_SECOND);
+    assert_int_equal(sc.min_replicas, 2);
+    assert_int_equal(sc.max_replicas, 5);
+    assert_true(sc.target == 50.0);
+    assert_int_equal(sc.scale_down_delay_ms, 60000);
+    assert_int_equal(sc.stable_window_ms, 60000);
+    cJSON_Delete(m);
+
+    m = parse("{\"spec\":{\"autoscaling\":{\"minReplicas\":5,\"maxReplicas\":3}}}");
+    assert_int_equal(op_plan_autoscale_spec(m, &sc, &metric), OP_EINVAL);
+    cJSON_Delete(m);
+    m = parse("{\"spec\":{}}");
+    assert_int_equal(op_plan_autoscale_spec(m, &sc, &metric), OP_EINVAL);
+    op_plan_analysis_spec(m, &as);
+    assert_int_equal(as.failure_limit, 2);
+    cJSON_Delete(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_merge_patch),
         cmocka_unit_test(test_liveness),
         cmocka_unit_test(test_prom_sum),
+        cmocka_unit_test(test_agent_sample),
+        cmocka_unit_test(test_analysis_and_autoscale_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
