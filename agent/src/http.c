@@ -379,7 +379,10 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     int32_t cap = s->cfg.max_prompt_tokens + 1;
     toks = malloc(sizeof *toks * (size_t)cap);
     if (!toks) goto out;
-    int32_t n = llm_tokenize(sm->model, abuf_str(&prompt), prompt.len, true, toks, cap);
+    /* A rendered chat template names special tokens ("</s>", "<|im_end|>")
+     * by their text: parse those into ids. Plain completions stay text. */
+    uint32_t tf = LLM_TOKENIZE_BOS | (kind == API_CHAT ? LLM_TOKENIZE_SPECIAL : 0u);
+    int32_t n = llm_tokenize_ex(sm->model, abuf_str(&prompt), prompt.len, tf, toks, cap);
     int32_t n_ctx = sched_n_ctx(sm->sched);
     if (n < 0) {
         snprintf(err, sizeof err, "cannot tokenize the prompt: %s", llm_strerror(n));

@@ -94,6 +94,13 @@ int32_t llm_token_to_piece(const struct llm_model *m, int32_t prev, int32_t tok,
     return 1;
 }
 
+/* The fake vocabulary has no special-token text: SPECIAL changes nothing. */
+int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len, uint32_t flags,
+                        int32_t *out, int32_t cap)
+{
+    return llm_tokenize(m, text, len, (flags & LLM_TOKENIZE_BOS) != 0, out, cap);
+}
+
 bool llm_token_is_eog(const struct llm_model *m, int32_t tok)
 {
     return tok == 2;
