@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <kllm/engine.h>
 
@@ -395,8 +396,21 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
     return 0;
 }
 
+/* libgomp reads its spin policy from the environment before main runs. Its
+ * default (spin ~300k iterations after every parallel region) makes the
+ * idle engine threads take the cores the HTTP threads need between decode
+ * steps; a short spin keeps barriers inside a step fast and lets the
+ * threads sleep between steps. Unless the user chose a policy, re-exec
+ * once with GOMP_SPINCOUNT set (if exec fails, run on as we are). */
+static void tune_openmp_spin(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", "3000", 1) == 0) execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    tune_openmp_spin(argv);
     struct opts o = {
         .port = 8080,
         .log_level = KLOG_INFO,

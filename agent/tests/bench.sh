@@ -17,10 +17,10 @@ LEVELS=${KLLM_BENCH_CONCURRENCY:-1 4 16}
 TOKENS=${KLLM_BENCH_TOKENS:-32}
 PARALLEL=${KLLM_BENCH_PARALLEL:-4}
 THREADS=${KLLM_BENCH_AGENT_THREADS:-0}
-# OpenMP threads that spin between decode steps take the CPU the HTTP
-# threads and the load generator need on small machines (measured on 2 cores:
-# 13 req/s at concurrency 4 spinning, 33 req/s passive).
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# The agent shortens libgomp's spin itself (GOMP_SPINCOUNT=3000 unless
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT is set): long spins between decode steps
+# starve the HTTP threads on small machines, passive waiting slows every
+# barrier inside a step.
 TMP=$(mktemp -d)
 APID=""
 cleanup() {
@@ -58,7 +58,7 @@ one() {
 export -f one
 export TMP URL BODY
 
-echo "model $MODEL, --parallel $PARALLEL, --threads $THREADS, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, $N requests per level, max_tokens $TOKENS"
+echo "model $MODEL, --parallel $PARALLEL, --threads $THREADS, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, $N requests per level, max_tokens $TOKENS"
 printf '%-12s %10s %12s %10s %10s\n' concurrency req/s gen_tok/s p50_ms p95_ms
 for c in $LEVELS; do
     t0=$(date +%s%N)
