@@ -7,15 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* kernels_avx2.c */
-float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
-void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
-                    float out[4]);
-int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
-                     int64_t n, float out[8]);
-void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
-                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
-
 static int cpu_has(int path)
 {
     if (path == KERN_SCALAR) return 1;
@@ -160,6 +151,17 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
     }
 }
 
+float kern_softmax_exp(float *x, int32_t n, float max)
+{
+    double sum = 0.0; /* in double, as the reference sums */
+    for (int32_t t = 0; t < n; t++) {
+        float e = expf(x[t] - max);
+        x[t] = e;
+        sum += e;
+    }
+    return (float)(1.0 / sum);
+}
+
 static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                        int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
 {
@@ -174,13 +176,7 @@ static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, siz
         scratch[t] = s;
         if (s > max) max = s;
     }
-    double sum = 0.0;
-    for (int32_t t = 0; t < n_pos; t++) {
-        float e = expf(scratch[t] - max);
-        scratch[t] = e;
-        sum += e;
-    }
-    float inv = (float)(1.0 / sum);
+    float inv = kern_softmax_exp(scratch, n_pos, max);
     for (int32_t d = 0; d < hd; d++) out[d] = 0.0f;
     for (int32_t t = 0; t < n_pos; t++) {
         const uint16_t *vt = v + (size_t)t * kv_stride;

@@ -52,9 +52,25 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
 void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
                  int32_t n_pos, float scale, float *scratch, float *out);
 
+/* x[t] = exp(x[t] - max) for t < n; returns 1 / sum (softmax = x * that). */
+float kern_softmax_exp(float *x, int32_t n, float max);
+
 /* g[i] = silu(g[i]) * u[i] over n elements, work-shared. */
 void kern_silu_mul(float *g, const float *u, size_t n);
 /* x[i] += y[i], work-shared. */
 void kern_add(float *x, const float *y, size_t n);
+
+/* ---- the AVX2 path (kernels_avx2.c), called through the entry points
+ * above; activations in kern_act_type() of the AVX2 path ---- */
+float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+/* One weight row against four activation rows xstride bytes apart. */
+void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                    float out[4]);
+/* Rows w0, w1 against four activation rows: out[0..3] and out[4..7]. Returns
+ * 0 (nothing written) for types without a pair kernel. */
+int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
+                     int64_t n, float out[8]);
+void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
+                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
 
 #endif

@@ -6,6 +6,7 @@
  * (sign trick + maddubs: |a| as unsigned times sign-adjusted b), then scale
  * by the two block scales in float. F16/BF16 widen 8 halves at a time.
  */
+#include "kernels.h"
 #include "kllm/engine.h"
 #include "quant.h"
 
@@ -37,6 +38,23 @@ AVX2 static inline __m256 dot_i8(__m256i a, __m256i b)
     return _mm256_cvtepi32_ps(p32);
 }
 
+/* Block k of a Q8_0 (q4 == 0) or Q4_0 (q4 == 1) row as 32 signed int8
+ * values (Q4_0 nibbles unpacked and re-centred), and its scale. */
+AVX2 static inline __m256i load_wblock(int q4, const void *w, int64_t k, float *d)
+{
+    if (q4) {
+        const struct block_q4_0 *a = (const struct block_q4_0 *)w + k;
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a->qs);
+        /* low lane: elements 0..15 (low nibbles); high lane: 16..31 */
+        __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+        *d = h2f(a->d);
+        return _mm256_sub_epi8(_mm256_and_si256(q, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+    }
+    const struct block_q8_0 *a = (const struct block_q8_0 *)w + k;
+    *d = h2f(a->d);
+    return _mm256_loadu_si256((const __m256i *)(const void *)a->qs);
+}
+
 AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
 {
     const struct block_q8_0 *a = w, *b = x;
@@ -63,18 +81,13 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
 
 AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
 {
-    const struct block_q4_0 *a = w;
     const struct block_q8_0 *b = x;
-    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK; k++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a[k].qs);
-        /* low lane: elements 0..15 (low nibbles); high lane: 16..31 */
-        __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-        q = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
-        __m256 d = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
+        float da;
+        __m256i q = load_wblock(1, w, k, &da);
         __m256 p = dot_i8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        acc = _mm256_fmadd_ps(d, p, acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[k].d)), p, acc);
     }
     return hsum_ps(acc);
 }
@@ -148,43 +161,18 @@ AVX2 static inline __m256 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d)
     return _mm256_castps128_ps256(_mm_add_ps(lo, hi));
 }
 
-AVX2 static void dot4_q8_0(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+/* One Q8_0 / Q4_0 weight row against four Q8_0 activation rows. */
+AVX2 static void dot4_q8(int q4, const void *w, const void *x, size_t xs, int64_t n, float out[4])
 {
-    const struct block_q8_0 *a = w;
     const struct block_q8_0 *b[4];
     for (int j = 0; j < 4; j++)
         b[j] = (const struct block_q8_0 *)(const void *)((const uint8_t *)x + j * xs);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (int64_t k = 0; k < n / QK; k++) {
-        __m256i qa = _mm256_loadu_si256((const __m256i *)(const void *)a[k].qs);
+        float da;
+        __m256i qa = load_wblock(q4, w, k, &da);
         __m256i ax = _mm256_sign_epi8(qa, qa);
-        float da = h2f(a[k].d);
-        for (int j = 0; j < 4; j++) {
-            __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
-            __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
-            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[j][k].d)), p, acc[j]);
-        }
-    }
-    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
-}
-
-AVX2 static void dot4_q4_0(const void *w, const void *x, size_t xs, int64_t n, float out[4])
-{
-    const struct block_q4_0 *a = w;
-    const struct block_q8_0 *b[4];
-    for (int j = 0; j < 4; j++)
-        b[j] = (const struct block_q8_0 *)(const void *)((const uint8_t *)x + j * xs);
-    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t k = 0; k < n / QK; k++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a[k].qs);
-        __m256i qa = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-        qa = _mm256_sub_epi8(_mm256_and_si256(qa, low), eight);
-        __m256i ax = _mm256_sign_epi8(qa, qa);
-        float da = h2f(a[k].d);
         for (int j = 0; j < 4; j++) {
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
             __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
@@ -217,28 +205,13 @@ AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, fl
 AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs,
                            int64_t n, float out[8])
 {
-    const __m256i low = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[8];
     for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     const uint8_t *xb = x;
     for (int64_t k = 0; k < n / QK; k++) {
-        __m256i qa[2];
         float da[2];
-        for (int r = 0; r < 2; r++) {
-            const void *w = r ? w1 : w0;
-            if (q4) {
-                const struct block_q4_0 *a = (const struct block_q4_0 *)w + k;
-                __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)a->qs);
-                __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-                qa[r] = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
-                da[r] = h2f(a->d);
-            } else {
-                const struct block_q8_0 *a = (const struct block_q8_0 *)w + k;
-                qa[r] = _mm256_loadu_si256((const __m256i *)(const void *)a->qs);
-                da[r] = h2f(a->d);
-            }
-        }
+        __m256i qa[2] = {load_wblock(q4, w0, k, &da[0]), load_wblock(q4, w1, k, &da[1])};
         __m256i ax0 = _mm256_sign_epi8(qa[0], qa[0]), ax1 = _mm256_sign_epi8(qa[1], qa[1]);
         for (int j = 0; j < 4; j++) {
             const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)(xb + j * xs) + k;
@@ -259,8 +232,6 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
 
 /* ---- attention for one head ---- */
 
-void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
-                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
 AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                            int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
 {
@@ -282,13 +253,7 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
         scratch[t] = s;
         max = s > max ? s : max;
     }
-    double sum = 0.0;
-    for (int32_t t = 0; t < n_pos; t++) {
-        float e = expf(scratch[t] - max);
-        scratch[t] = e;
-        sum += e;
-    }
-    float inv = (float)(1.0 / sum);
+    float inv = kern_softmax_exp(scratch, n_pos, max);
     for (int32_t j = 0; j < nv; j++) _mm256_storeu_ps(out + 8 * j, _mm256_setzero_ps());
     for (int32_t t = 0; t < n_pos; t++) {
         const uint16_t *vt = v + (size_t)t * kv_stride;
@@ -302,10 +267,6 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
     }
 }
 
-/* Returns 1 and fills out[0..3] (row w0) and out[4..7] (row w1) when the
- * type has a 2x4 kernel; 0 otherwise. */
-int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
-                     int64_t n, float out[8]);
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
                      int64_t n, float out[8])
 {
@@ -314,15 +275,12 @@ int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void 
     return 1;
 }
 
-float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
-void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
-                    float out[4]);
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
                     float out[4])
 {
     switch (wtype) {
-    case LLM_TYPE_Q8_0: dot4_q8_0(w, x, xstride, n, out); break;
-    case LLM_TYPE_Q4_0: dot4_q4_0(w, x, xstride, n, out); break;
+    case LLM_TYPE_Q8_0: dot4_q8(0, w, x, xstride, n, out); break;
+    case LLM_TYPE_Q4_0: dot4_q8(1, w, x, xstride, n, out); break;
     case LLM_TYPE_F16: dot4_f16(w, x, xstride, n, out); break;
     default:
         for (int j = 0; j < 4; j++)
