@@ -56,6 +56,14 @@ struct ctl_mstate {
     struct op_agent_sample an_prev_c, an_prev_s;
     bool an_have_prev;
     int64_t an_last_ms;
+    /* The cache lags behind our own writes. After writing the Model we
+     * remember the resourceVersion we had read; seeing it again means the
+     * cache has not caught up, and acting on it would redo what we did
+     * (start the same rollout twice). Same for a revision we created. */
+    char stale_rv[64];
+    int64_t stale_ms;
+    int32_t rev_pending;
+    int64_t rev_pending_ms;
     struct ctl_mstate *next;
 };
 
@@ -588,6 +596,7 @@ struct ctl_model_view {
     char invalid_msg[256], unsched_msg[256];
     int32_t have, ready;
     cJSON *analysis, *autoscaling; /* new status.analysis / .autoscaling, or NULL: keep */
+    bool wrote_model;              /* the Model was written: the cache is behind */
 };
 
 static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_model_view *v,
@@ -716,6 +725,7 @@ static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_m
     rc = kube_patch_merge(ctl->c, &r_models, kube_obj_namespace(model), kube_obj_name(model),
                           "status", body, NULL, &st);
     if (rc) ctl_log_err("model status", kube_obj_name(model), rc, &st);
+    if (rc == 0) v->wrote_model = true;
 out:
     cJSON_Delete(body);
     cJSON_Delete(patch);
@@ -979,6 +989,48 @@ static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *ke
     }
 }
 
+static int ctl_int_desc(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Deletes the oldest ModelRevisions beyond spec.revisionHistoryLimit; the
+ * stable, canary and current ones, and any that still has replicas, are
+ * never candidates. */
+static void ctl_revision_gc(struct op_ctl *ctl, const cJSON *model, const struct ctl_rev_plan *plan,
+                            size_t n_plan, const struct ctl_model_view *v)
+{
+    int32_t old[MAX_REVS];
+    size_t n = 0;
+    int64_t limit = op_json_int(model, "spec.revisionHistoryLimit", 5);
+
+    for (size_t i = 0; i < n_plan; i++) {
+        const struct ctl_rev_plan *p = &plan[i];
+        if (p->rev == v->stable || p->rev == v->canary || p->rev == v->target || p->have > 0)
+            continue;
+        old[n++] = p->rev;
+    }
+    if ((int64_t)n <= limit) return;
+    qsort(old, n, sizeof(old[0]), ctl_int_desc);
+    for (size_t i = (size_t)(limit < 0 ? 0 : limit); i < n; i++) {
+        char name[300], msg[400];
+        struct kube_status st;
+        int rc;
+        snprintf(name, sizeof(name), "%s-%d", kube_obj_name(model), (int)old[i]);
+        rc = kube_delete(ctl->c, &r_revisions, kube_obj_namespace(model), name, NULL, NULL, &st);
+        if (rc && rc != KUBE_ENOTFOUND) {
+            ctl_log_err("delete revision", name, rc, &st);
+            continue;
+        }
+        if (rc == 0) {
+            snprintf(msg, sizeof(msg), "revision %d deleted (revisionHistoryLimit %lld)",
+                     (int)old[i], (long long)limit);
+            ctl_event(ctl, model, "Model", "Normal", "RevisionDeleted", msg);
+        }
+    }
+}
+
 static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *requeue_ms)
 {
     cJSON *model = NULL, *revs = NULL, *reps = NULL, *created = NULL, *it;
@@ -988,6 +1040,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     struct op_rollout_observed obs;
     struct ctl_rev_plan plan[MAX_REVS];
     struct ctl_nodes *nodes = NULL;
+    struct ctl_mstate *ms = NULL;
     size_t n_plan = 0;
     const char *ns, *name;
     const cJSON *target = NULL;
@@ -1009,12 +1062,19 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     ns = kube_obj_namespace(model);
     name = kube_obj_name(model);
     if (!ns || !name) goto out;
+    ms = ctl_mstate_get(ctl, key);
+    if (ms && ms->stale_rv[0] && kube_obj_rv(model) && !strcmp(ms->stale_rv, kube_obj_rv(model)) &&
+        ctl_mono_ms() - ms->stale_ms < 5000) {
+        *requeue_ms = 100; /* our last write has not reached the cache yet */
+        goto out;
+    }
     if (op_json_at(model, "metadata.deletionTimestamp")) {
         rc = ctl_finalize(ctl, model, requeue_ms);
         goto out;
     }
     if (!ctl_has_finalizer(model)) {
         rc = ctl_set_finalizer(ctl, model, true);
+        v.wrote_model = rc == 0;
         goto out; /* the update brings us back */
     }
     *requeue_ms = MODEL_RESYNC_MS;
@@ -1058,11 +1118,21 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
             n_plan++;
         }
     }
+    if (!target && ms && ms->rev_pending > 0 && !ctl_plan_find(plan, n_plan, ms->rev_pending) &&
+        ctl_mono_ms() - ms->rev_pending_ms < 5000) {
+        *requeue_ms = 100; /* the revision we created is not in the cache yet */
+        goto out;
+    }
     if (!target) {
         int32_t n = max_rev;
         if (v.stable > n) n = v.stable;
         if (v.canary > n) n = v.canary;
+        if (ms && ms->rev_pending > n) n = ms->rev_pending;
         rc = ctl_create_revision(ctl, model, n + 1, &created);
+        if (rc == 0 && ms) {
+            ms->rev_pending = n + 1;
+            ms->rev_pending_ms = ctl_mono_ms();
+        }
         if (rc == KUBE_EEXISTS) {
             *requeue_ms = 500; /* the cache is behind */
             rc = 0;
@@ -1168,7 +1238,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
             if (v.d.promote_consumed) {
                 ctl_event(ctl, model, "Model", "Normal", "PromoteRequested",
                           "kubectl kllm promote: pause skipped");
-                ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE);
+                v.wrote_model |= ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE) == 0;
             }
             if (v.d.requeue_after_ms > 0 && v.d.requeue_after_ms < *requeue_ms)
                 *requeue_ms = v.d.requeue_after_ms;
@@ -1198,13 +1268,15 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
                      (int)v.canary, (int)v.st.step);
             ctl_event(ctl, model, "Model", "Normal", "RolloutPaused", msg);
         }
-        if (obs.abort_requested) ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT);
+        if (obs.abort_requested)
+            v.wrote_model |= ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT) == 0;
     } else {
         memset(&v.d, 0, sizeof(v.d));
         v.d.stable_replicas = v.replicas;
         if (ctl_annotation(model, OP_ANN_PROMOTE))
-            ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE);
-        if (ctl_annotation(model, OP_ANN_ABORT)) ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT);
+            v.wrote_model |= ctl_clear_annotation(ctl, ns, name, OP_ANN_PROMOTE) == 0;
+        if (ctl_annotation(model, OP_ANN_ABORT))
+            v.wrote_model |= ctl_clear_annotation(ctl, ns, name, OP_ANN_ABORT) == 0;
     }
     for (size_t i = 0; i < n_plan; i++) {
         if (plan[i].rev == v.stable) plan[i].desired = v.d.stable_replicas;
@@ -1285,10 +1357,15 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
         v.have += plan[i].have;
         v.ready += plan[i].ready;
     }
+    ctl_revision_gc(ctl, model, plan, n_plan, &v);
     if (op_json_at(model, "spec.autoscaling"))
         ctl_autoscale(ctl, model, key, reps, nodes, &v, requeue_ms);
     rc = ctl_write_status(ctl, model, &v, now);
 out:
+    if (ms && v.wrote_model && kube_obj_rv(model)) {
+        snprintf(ms->stale_rv, sizeof(ms->stale_rv), "%s", kube_obj_rv(model));
+        ms->stale_ms = ctl_mono_ms();
+    }
     cJSON_Delete(v.analysis);
     cJSON_Delete(v.autoscaling);
     if (nodes) cJSON_Delete(nodes->inodes);

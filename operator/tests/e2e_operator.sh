@@ -39,6 +39,7 @@ SHA3=3333333333333333333333333333333333333333333333333333333333333333
 SHA4=4444444444444444444444444444444444444444444444444444444444444444
 failures=0
 op_pid=""
+op2_pid=""
 renew_pid=""
 renew_b_pid=""
 own_cluster=""
@@ -57,6 +58,10 @@ cleanup() {
     if [ -n "$op_pid" ] && kill -0 "$op_pid" 2>/dev/null; then
         kill -TERM "$op_pid" 2>/dev/null
         wait "$op_pid" 2>/dev/null
+    fi
+    if [ -n "$op2_pid" ] && kill -0 "$op2_pid" 2>/dev/null; then
+        kill -TERM "$op2_pid" 2>/dev/null
+        wait "$op2_pid" 2>/dev/null
     fi
     [ -n "$own_cluster" ] && ./e2e/cluster/down.sh
 }
@@ -257,6 +262,13 @@ wait_for "operator /healthz" 20 curl -sf "http://127.0.0.1:$port/healthz"
 wait_for "operator /readyz (caches synced)" 30 curl -sf "http://127.0.0.1:$port/readyz"
 leader_is() { [ "$(jp lease kllm-operator '{.spec.holderIdentity}' $NS)" = "$1" ]; }
 wait_for "operator holds the leader Lease" 30 leader_is e2e-op
+# A second replica: serves probes, does not reconcile until it leads.
+port2=$(perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport()')
+"$OP" --kubeconfig "$work/sa.kubeconfig" --namespace $NS --listen "127.0.0.1:$port2" \
+    --id e2e-op2 --node-lease-timeout 8s --node-grace 4s --log-format json >"$work/operator2.log" 2>&1 &
+op2_pid=$!
+wait_for "second operator /readyz" 30 curl -sf "http://127.0.0.1:$port2/readyz"
+curl -sf "http://127.0.0.1:$port2/metrics" | grep -q '^kllm_operator_leader 0' && ok "second operator is not the leader" || fail "second operator is not the leader"
 
 # --- a Model ---------------------------------------------------------------------------------
 model() { # model SHA URI
@@ -268,6 +280,7 @@ spec:
   source: {uri: "$2", sha256: "$1"}
   resources: {cpu: "2", memory: 1Gi}
   replicas: 2
+  revisionHistoryLimit: 1
   rollout:
     steps:
       - setWeight: 50
@@ -353,6 +366,8 @@ k get events -n $MNS --field-selector involvedObject.name=tiny,reason=AnalysisFa
 [ "$(jp model tiny '{.status.analysis.failedChecks}')" = 2 ] && ok "status.analysis.failedChecks 2" || fail "status.analysis.failedChecks 2 (got $(jp model tiny '{.status.analysis}'))"
 kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "kubectl kllm rollback --to 2 after the failed canary" || fail "rollback --to 2 after the failed canary"
 wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+revs_are() { [ "$(k get modelrevisions -n $MNS -o 'jsonpath={.items[*].metadata.name}')" = "$1" ]; }
+wait_for "revisionHistoryLimit 1: tiny-2 (stable) and tiny-4 left" 20 revs_are "tiny-2 tiny-4"
 
 # --- autoscaling: 2 in flight per replica against a target of 1 scales up at once (panic) -------------
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":{"minReplicas":1,"maxReplicas":3,"metric":"concurrency","target":1,"scaleDownDelaySeconds":1}}}' >/dev/null
@@ -378,15 +393,22 @@ curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
 grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 2' "$work/metrics.txt" &&
     grep -q '^kllm_operator_scale_decisions_total [1-9]' "$work/metrics.txt" &&
     ok "/metrics: leader 1, rollbacks 2, scale decisions" || fail "/metrics: leader 1, rollbacks 2, scale decisions"
-k delete model tiny -n $MNS --wait=false >/dev/null
-wait_for "Model deleted (finalizer removed after its replicas)" 30 sh -c "! kubectl get model tiny -n $MNS"
-wait_for "no ModelReplicas left" 20 reps_are kllm.io/model=tiny 0
-wait_for "ModelRevisions garbage-collected" 60 sh -c "[ -z \"\$(kubectl get modelrevisions -n $MNS -o name)\" ]"
 kill -TERM "$op_pid"
 wait "$op_pid"
 st=$?
 op_pid=""
 [ $st = 0 ] && ok "operator exits 0 on SIGTERM" || fail "operator exits 0 on SIGTERM (status $st)"
+wait_for "second operator takes the Lease" 20 leader_is e2e-op2
+curl -sf "http://127.0.0.1:$port2/metrics" | grep -q '^kllm_operator_leader 1' && ok "second operator leads" || fail "second operator leads"
+k delete model tiny -n $MNS --wait=false >/dev/null
+wait_for "Model deleted by the new leader (finalizer removed after its replicas)" 30 sh -c "! kubectl get model tiny -n $MNS"
+wait_for "no ModelReplicas left" 20 reps_are kllm.io/model=tiny 0
+wait_for "ModelRevisions garbage-collected" 60 sh -c "[ -z \"\$(kubectl get modelrevisions -n $MNS -o name)\" ]"
+kill -TERM "$op2_pid"
+wait "$op2_pid"
+st=$?
+op2_pid=""
+[ $st = 0 ] && ok "second operator exits 0 on SIGTERM" || fail "second operator exits 0 on SIGTERM (status $st)"
 leader_is "" && ok "leader Lease released" || fail "leader Lease released"
 grep -q '"error"\|level=error\| ERROR ' "$work/operator.log" && log "operator logged errors (see $work/operator.log)"
 
