@@ -179,4 +179,13 @@ enum op_scale_metric {
 int op_plan_autoscale_spec(const cJSON *model, struct op_autoscale_spec *spec,
                            enum op_scale_metric *metric);
 
+/* Golden prompts (spec.rollout.analysis.goldenPrompts): the request body
+ * sent to an agent's POST /v1/completions with `X-Kllm-Revision: canary`
+ * (greedy, so the answer is reproducible), as a new heap string the caller
+ * frees; NULL on allocation failure. */
+char *op_golden_request_new(const char *model_key, const char *prompt, int32_t max_tokens);
+/* 1 when the completion's choices[0].text contains expect, 0 when it does
+ * not, OP_EINVAL when body is not a completion response. */
+int op_golden_check(const char *body, const char *expect);
+
 #endif

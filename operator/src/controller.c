@@ -41,6 +41,7 @@ enum { INF_MODELS, INF_REVS, INF_REPS, INF_NODES, INF_LEASES, INF_N };
 #define SCALE_SAMPLE_MS 2000
 #define SCRAPE_TIMEOUT_MS 1000L
 #define SCRAPE_MAX_BYTES (4u << 20)
+#define GOLDEN_TIMEOUT_MS 10000L
 
 /* What the worker remembers per Model between reconciles: the autoscaler's
  * samples and the previous scrape of each revision for analysis deltas.
@@ -846,6 +847,89 @@ static void ctl_scrape_rev(const cJSON *reps, const struct ctl_nodes *nodes, int
     }
 }
 
+/* POST body to http://endpoint/v1/completions pinned to the canary; the
+ * response body (caller frees) on HTTP 200, else NULL with *http the code
+ * (0: no answer). */
+static char *ctl_complete(const char *endpoint, const char *body, long *http)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    struct ctl_buf b = {NULL, 0, 1u << 20};
+    char url[600];
+    char *out = NULL;
+
+    *http = 0;
+    if (!h) return NULL;
+    b.p = malloc(b.cap);
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = hdr ? curl_slist_append(hdr, "X-Kllm-Revision: canary") : NULL;
+    if (!b.p || !hdr) goto out;
+    b.p[0] = '\0';
+    snprintf(url, sizeof(url), "%s%s/v1/completions", strstr(endpoint, "://") ? "" : "http://",
+             endpoint);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ctl_buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, GOLDEN_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
+    if (*http == 200) {
+        out = b.p;
+        b.p = NULL;
+    }
+out:
+    free(b.p);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return out;
+}
+
+/* Runs the Model's golden prompts against one Ready canary replica. */
+static enum op_golden_result ctl_golden(const cJSON *model, const char *key, const cJSON *reps,
+                                        const struct ctl_nodes *nodes, int32_t canary, char *why,
+                                        size_t why_len)
+{
+    const cJSON *prompts = op_json_at(model, "spec.rollout.analysis.goldenPrompts");
+    const cJSON *it, *g;
+    const char *ep = NULL;
+
+    if (cJSON_GetArraySize(prompts) == 0) return OP_GOLDEN_NOT_RUN;
+    cJSON_ArrayForEach(it, reps)
+    {
+        const char *phase = op_json_str(it, "status.phase");
+        int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
+        if (op_json_int(it, "spec.revision", 0) != canary || !phase || strcmp(phase, "Ready") ||
+            ni < 0 || !nodes->n[ni].ready || !op_json_str(it, "status.endpoint"))
+            continue;
+        ep = op_json_str(it, "status.endpoint");
+        break;
+    }
+    if (!ep) return OP_GOLDEN_NOT_RUN;
+    cJSON_ArrayForEach(g, prompts)
+    {
+        const char *prompt = op_json_str(g, "prompt"), *expect = op_json_str(g, "expect");
+        char *req, *resp;
+        long http = 0;
+        int ok;
+        if (!prompt || !expect) continue;
+        req = op_golden_request_new(key, prompt, (int32_t)op_json_int(g, "maxTokens", 16));
+        if (!req) return OP_GOLDEN_NOT_RUN;
+        resp = ctl_complete(ep, req, &http);
+        free(req);
+        if (!resp && http == 0) return OP_GOLDEN_NOT_RUN; /* no answer: inconclusive */
+        ok = resp ? op_golden_check(resp, expect) : 0;
+        free(resp);
+        if (ok != 1) {
+            snprintf(why, why_len, "golden prompt %.60s did not answer %.60s (HTTP %ld)", prompt,
+                     expect, http);
+            return OP_GOLDEN_FAIL;
+        }
+    }
+    return OP_GOLDEN_PASS;
+}
+
 /* One canary analysis run when its interval has passed; sets
  * *analysis_abort and v->analysis. */
 static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key, const cJSON *reps,
@@ -861,7 +945,7 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
     struct op_analysis_state st;
     struct op_analysis_input in;
     struct op_analysis_result res;
-    char ts[40], msg[400];
+    char ts[40], msg[400], golden_why[200] = "";
 
     if (!ms) return;
     if (interval < 1000) interval = 1000;
@@ -884,7 +968,7 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
     memset(&in, 0, sizeof(in));
     if (nc > 0) op_snapshot_delta(&ms->an_prev_c, &cur_c, &in.canary);
     if (ns_ > 0) op_snapshot_delta(&ms->an_prev_s, &cur_s, &in.stable);
-    in.golden = OP_GOLDEN_NOT_RUN;
+    in.golden = ctl_golden(model, key, reps, nodes, v->canary, golden_why, sizeof(golden_why));
     in.canary_replica_failed = canary_failed;
     op_plan_analysis_spec(model, &spec);
     st.failed_runs =
@@ -908,7 +992,8 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
         cJSON_AddStringToObject(v->analysis, "message", msg);
     }
     if (res.verdict == OP_VERDICT_FAIL || res.verdict == OP_VERDICT_ABORT) {
-        snprintf(msg, sizeof(msg), "revision %d: %s", (int)v->canary, res.message);
+        snprintf(msg, sizeof(msg), "revision %d: %s%s%s", (int)v->canary, res.message,
+                 golden_why[0] ? "; " : "", golden_why);
         ctl_event(ctl, model, "Model", "Warning", "AnalysisFailed", msg);
     }
     if (res.verdict == OP_VERDICT_ABORT) *analysis_abort = true;

@@ -666,3 +666,31 @@ int op_plan_autoscale_spec(const cJSON *model, struct op_autoscale_spec *spec,
     if (m && !strcmp(m, "tokensPerSecond")) *metric = OP_METRIC_TOKENS_PER_SECOND;
     return op_autoscale_spec_check(spec);
 }
+
+char *op_golden_request_new(const char *model_key, const char *prompt, int32_t max_tokens)
+{
+    cJSON *req = cJSON_CreateObject();
+    char *out = NULL;
+
+    if (!req || !model_key || !prompt) goto out;
+    cJSON_AddStringToObject(req, "model", model_key);
+    cJSON_AddStringToObject(req, "prompt", prompt);
+    cJSON_AddNumberToObject(req, "max_tokens", max_tokens > 0 ? max_tokens : 16);
+    cJSON_AddNumberToObject(req, "temperature", 0);
+    out = cJSON_PrintUnformatted(req);
+out:
+    cJSON_Delete(req);
+    return out;
+}
+
+int op_golden_check(const char *body, const char *expect)
+{
+    cJSON *resp = body ? cJSON_Parse(body) : NULL;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "choices"), 0), "text");
+    int rc = OP_EINVAL;
+
+    if (cJSON_IsString(text) && expect) rc = strstr(text->valuestring, expect) ? 1 : 0;
+    cJSON_Delete(resp);
+    return rc;
+}

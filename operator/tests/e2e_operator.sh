@@ -210,8 +210,9 @@ set_ready() {
             -p "{\"status\":{\"phase\":\"Ready\",\"endpoint\":\"$2\"}}" >/dev/null 2>&1
     done
 }
-# metrics_server NAME: serves $work/NAME.prom as /metrics on a free port
-# (written to $work/NAME.port); stands in for an agent's /metrics.
+# metrics_server NAME: serves $work/NAME.prom as /metrics and $work/NAME.json
+# for any other path (POST /v1/completions) on a free port (written to
+# $work/NAME.port); stands in for an agent.
 metrics_pids=""
 metrics_server() {
     perl -MIO::Socket::INET -e '
@@ -220,9 +221,16 @@ metrics_server() {
                                       ReuseAddr => 1) or die "listen: $!";
         open(my $pf, ">", $portfile) or die; print $pf $s->sockport(); close $pf;
         while (my $c = $s->accept) {
-            while (my $l = <$c>) { last if $l =~ /^\r?\n$/ }
+            my $req = <$c> // "";
+            my $len = 0;
+            while (my $l = <$c>) {
+                $len = $1 if $l =~ /^Content-Length:\s*(\d+)/i;
+                last if $l =~ /^\r?\n$/;
+            }
+            read($c, my $ignored, $len) if $len;
+            my $path = $req =~ m{^\S+ /metrics} ? $file : ($file =~ s/\.prom$/.json/r);
             my $body = "";
-            if (open(my $f, "<", $file)) { local $/; $body = <$f>; close $f }
+            if (open(my $f, "<", $path)) { local $/; $body = <$f>; close $f }
             print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
                 . length($body) . "\r\n\r\n" . $body;
             close $c;
@@ -369,6 +377,26 @@ wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.st
 revs_are() { [ "$(k get modelrevisions -n $MNS -o 'jsonpath={.items[*].metadata.name}')" = "$1" ]; }
 wait_for "revisionHistoryLimit 1: tiny-2 (stable) and tiny-4 left" 20 revs_are "tiny-2 tiny-4"
 
+# --- golden prompts: a canary that answers 2+2= wrongly is rolled back --------------------------------
+printf '{"choices":[{"index":0,"text":" 4"}]}' >"$work/good.json"
+printf '{"choices":[{"index":0,"text":" 5"}]}' >"$work/bad.json"
+feed bad2 20 0 0
+metrics_server bad2
+bad2_ep=127.0.0.1:$(cat "$work/bad2.port")
+printf '{"choices":[{"index":0,"text":" 5"}]}' >"$work/bad2.json"
+SHA5=5555555555555555555555555555555555555555555555555555555555555555
+k patch model tiny -n $MNS --type=merge -p "{\"spec\":{\"source\":{\"uri\":\"https://models.example.org/tiny-v5.gguf\",\"sha256\":\"$SHA5\"},
+  \"rollout\":{\"analysis\":{\"failureLimit\":1,\"goldenPrompts\":[{\"prompt\":\"2+2=\",\"expect\":\"4\",\"maxTokens\":4}]}}}}" >/dev/null
+wait_for "rollout of revision 5" 20 eq 5 model tiny '{.status.canaryRevision}'
+wait_for "1 canary replica of revision 5" 20 reps_are kllm.io/revision=5 1
+set_ready kllm.io/revision=5 "$bad2_ep"
+wait_for "wrong golden answer rolls revision 5 back" 40 eq "RolledBack AnalysisFailed" model tiny '{.status.phase} {.status.conditions[?(@.type=="RolledBack")].reason}'
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=AnalysisFailed -o 'jsonpath={.items[*].message}' | grep -q 'golden prompt 2+2= did not answer 4' &&
+    ok "Event names the golden prompt" || fail "Event names the golden prompt"
+kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "rollback --to 2 after the golden failure" || fail "rollback --to 2 after the golden failure"
+wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+k patch model tiny -n $MNS --type=json -p '[{"op":"remove","path":"/spec/rollout/analysis/goldenPrompts"}]' >/dev/null
+
 # --- autoscaling: 2 in flight per replica against a target of 1 scales up at once (panic) -------------
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":{"minReplicas":1,"maxReplicas":3,"metric":"concurrency","target":1,"scaleDownDelaySeconds":1}}}' >/dev/null
 wait_for "autoscaler sets spec.replicas 3 (clamped to max)" 30 eq 3 model tiny '{.spec.replicas}'
@@ -390,9 +418,9 @@ wait_for "Healthy again, 2/2" 20 eq "Healthy 2/2" model tiny '{.status.phase} {.
 
 # --- metrics, deletion, shutdown ------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
-grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 2' "$work/metrics.txt" &&
+grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 3' "$work/metrics.txt" &&
     grep -q '^kllm_operator_scale_decisions_total [1-9]' "$work/metrics.txt" &&
-    ok "/metrics: leader 1, rollbacks 2, scale decisions" || fail "/metrics: leader 1, rollbacks 2, scale decisions"
+    ok "/metrics: leader 1, rollbacks 3, scale decisions" || fail "/metrics: leader 1, rollbacks 3, scale decisions"
 kill -TERM "$op_pid"
 wait "$op_pid"
 st=$?

@@ -441,6 +441,35 @@ static void test_analysis_and_autoscale_specs(void **state)
     cJSON_Delete(m);
 }
 
+static void test_golden(void **state)
+{
+    char *req = op_golden_request_new("team-a/tiny", "2+2=", 4);
+    cJSON *j;
+    (void)state;
+
+    assert_non_null(req);
+    j = parse(req);
+    assert_string_equal(op_json_str(j, "model"), "team-a/tiny");
+    assert_string_equal(op_json_str(j, "prompt"), "2+2=");
+    assert_int_equal(op_json_int(j, "max_tokens", 0), 4);
+    assert_int_equal(op_json_int(j, "temperature", -1), 0);
+    cJSON_Delete(j);
+    free(req);
+    req = op_golden_request_new("m", "p", 0);
+    j = parse(req);
+    assert_int_equal(op_json_int(j, "max_tokens", 0), 16);
+    cJSON_Delete(j);
+    free(req);
+    assert_null(op_golden_request_new(NULL, "p", 1));
+
+    assert_int_equal(op_golden_check("{\"choices\":[{\"text\":\" 4, and\"}]}", "4"), 1);
+    assert_int_equal(op_golden_check("{\"choices\":[{\"text\":\" 5\"}]}", "4"), 0);
+    assert_int_equal(op_golden_check("{\"choices\":[]}", "4"), OP_EINVAL);
+    assert_int_equal(op_golden_check("{\"error\":{\"message\":\"x\"}}", "4"), OP_EINVAL);
+    assert_int_equal(op_golden_check("not json", "4"), OP_EINVAL);
+    assert_int_equal(op_golden_check(NULL, "4"), OP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_prom_sum),
         cmocka_unit_test(test_agent_sample),
         cmocka_unit_test(test_analysis_and_autoscale_specs),
+        cmocka_unit_test(test_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
