@@ -500,6 +500,36 @@ static int ctl_create_revision(struct op_ctl *ctl, const cJSON *model, int32_t n
     return 0;
 }
 
+/* Writes a replica's Scheduled condition (and, when unbound, phase Pending
+ * with the scheduler's reason), like a Pod's PodScheduled. Best effort. */
+static void ctl_replica_scheduled(struct op_ctl *ctl, const char *ns, const char *name,
+                                  const cJSON *cur, const char *node, const char *why)
+{
+    cJSON *p = cJSON_CreateObject(), *s, *conds;
+    struct kube_status st;
+    char msg[400];
+
+    s = p ? cJSON_AddObjectToObject(p, "status") : NULL;
+    if (!s) goto out;
+    if (node)
+        snprintf(msg, sizeof(msg), "bound to %s", node);
+    else
+        snprintf(msg, sizeof(msg), "%s", why && why[0] ? why : "no node fits");
+    conds =
+        op_plan_conditions_set_new(op_json_at(cur, "status.conditions"), "Scheduled", node != NULL,
+                                   node ? "Bound" : "Unschedulable", msg, ctl_now_ms());
+    if (!conds) goto out;
+    cJSON_AddItemToObject(s, "conditions", conds);
+    if (!node) {
+        cJSON_AddStringToObject(s, "phase", "Pending");
+        cJSON_AddStringToObject(s, "message", msg);
+    }
+    if (kube_patch_merge(ctl->c, &r_replicas, ns, name, "status", p, NULL, &st))
+        ctl_log_err("replica status", name, -1, &st);
+out:
+    cJSON_Delete(p);
+}
+
 /* Schedules and creates one replica of revision p; idx is the name index. */
 static int ctl_create_replica(struct op_ctl *ctl, const cJSON *model, const struct ctl_rev_plan *p,
                               int32_t idx, struct ctl_nodes *nodes, char *why, size_t why_len)
@@ -528,6 +558,10 @@ static int ctl_create_replica(struct op_ctl *ctl, const cJSON *model, const stru
     if (node) {
         op_schedule_bind(&nodes->n[chosen], &req);
         why[0] = '\0';
+    } else {
+        char rname[300];
+        snprintf(rname, sizeof(rname), "%s-%d-%d", kube_obj_name(model), (int)p->rev, (int)idx);
+        ctl_replica_scheduled(ctl, kube_obj_namespace(model), rname, NULL, NULL, why);
     }
     {
         char name[64];
@@ -551,7 +585,12 @@ static int ctl_bind_replica(struct op_ctl *ctl, const cJSON *model, const cJSON 
 
     op_plan_requests(rep, &req.cpu_milli, &req.mem_bytes);
     req.sha256 = op_json_str(rep, "spec.source.sha256");
-    if (op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len) != OP_OK) return 0;
+    if (op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len) != OP_OK) {
+        const char *cur = op_json_str(rep, "status.message");
+        if (!cur || strcmp(cur, why) != 0) /* write only when the reason changed */
+            ctl_replica_scheduled(ctl, kube_obj_namespace(rep), kube_obj_name(rep), rep, NULL, why);
+        return 0;
+    }
     p = cJSON_CreateObject();
     spec = p ? cJSON_AddObjectToObject(p, "spec") : NULL;
     meta = p ? cJSON_AddObjectToObject(p, "metadata") : NULL;
@@ -569,6 +608,8 @@ static int ctl_bind_replica(struct op_ctl *ctl, const cJSON *model, const cJSON 
     if (rc == KUBE_ECONFLICT || rc == KUBE_ENOTFOUND) return 0;
     if (rc) return rc;
     op_schedule_bind(&nodes->n[chosen], &req);
+    ctl_replica_scheduled(ctl, kube_obj_namespace(rep), kube_obj_name(rep), rep,
+                          nodes->n[chosen].name, NULL);
     why[0] = '\0';
     (void)model;
     return 0;

@@ -416,6 +416,18 @@ wait_for "2 replicas of revision 2 on node-a" 20 reps_are kllm.io/node=node-a,kl
 ready_all
 wait_for "Healthy again, 2/2" 20 eq "Healthy 2/2" model tiny '{.status.phase} {.status.ready}'
 
+# --- nothing fits: the replica waits unbound with the scheduler's reason ---------------------------------
+# node-a (8 cpu) holds 4 replicas of 2 cpu; node-b is NotReady.
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":5}}' >/dev/null
+unbound() { k get modelreplicas -n $MNS -o 'jsonpath={range .items[*]}{.spec.nodeName}|{.status.phase}|{.status.conditions[?(@.type=="Scheduled")].reason}{"\n"}{end}' | grep -q '^|Pending|Unschedulable$'; }
+wait_for "a 5th replica stays Pending, condition Scheduled=False Unschedulable" 20 unbound
+wait_for "Model Degraded: Unschedulable" 20 eq "True Unschedulable" model tiny '{.status.conditions[?(@.type=="Degraded")].status} {.status.conditions[?(@.type=="Degraded")].reason}'
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=FailedScheduling -o 'jsonpath={.items[*].message}' | grep -q '0/2 nodes are available' &&
+    ok "FailedScheduling Event with the scheduler's reason" || fail "FailedScheduling Event with the scheduler's reason"
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":2}}' >/dev/null
+wait_for "back to 2 replicas, none unbound" 20 reps_are kllm.io/model=tiny 2
+wait_for "Degraded=False again" 20 eq False model tiny '{.status.conditions[?(@.type=="Degraded")].status}'
+
 # --- metrics, deletion, shutdown ------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
 grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 3' "$work/metrics.txt" &&
