@@ -405,6 +405,9 @@ grep -q 'replicas 2 -> 3' "$work/scaled.txt" && ok "Event Scaled with the number
 wait_for "3 replicas of revision 2" 20 reps_are kllm.io/revision=2 3
 set_ready kllm.io/revision=2 "$good_ep"
 wait_for "status.autoscaling.desiredReplicas 3" 20 eq 3 model tiny '{.status.autoscaling.desiredReplicas}'
+kubectl kllm top tiny -n $MNS >"$work/top.txt" 2>&1
+[ "$(awk '$4 == "Ready" && $5 == 2' "$work/top.txt" | wc -l)" = 3 ] &&
+    ok "kubectl kllm top: 3 Ready replicas, 2 in flight each" || { fail "kubectl kllm top"; cat "$work/top.txt"; }
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":null,"replicas":2}}' >/dev/null
 wait_for "autoscaling off, back to 2 replicas" 20 reps_are kllm.io/revision=2 2
 
