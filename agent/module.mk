@@ -8,7 +8,7 @@ AGENT_LDLIBS   := -lmicrohttpd -lcjson -lcurl -lcrypto
 AGENT_MODEL    := engine/tests/data/llama-2-tiny-random.gguf
 FAKE_ENGINE_O  := $(BUILD)/agent/tests/fake_engine.o
 
-$(BUILD)/agent/%.o: CPPFLAGS += -Iagent/src $(ENGINE_INC) $(COMMON_INC)
+$(BUILD)/agent/%.o: CPPFLAGS += -Iagent/src $(ENGINE_INC) $(COMMON_INC) $(KUBE_INC)
 $(BUILD)/agent/tests/%.o: CPPFLAGS += -Iagent/tests
 $(AGENT_LIB): $(AGENT_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
@@ -16,21 +16,21 @@ $(AGENT_LIB): $(AGENT_SRCS:%.c=$(BUILD)/%.o)
 
 BINS += $(AGENT_BIN)
 TEST_BINS += $(BUILD)/tests/agent/integration
-$(AGENT_BIN): $(BUILD)/agent/src/main.o $(AGENT_LIB) $(ENGINE_LIB) $(COMMON_LIB)
+$(AGENT_BIN): $(BUILD)/agent/src/main.o $(AGENT_LIB) $(KUBE_LIB) $(ENGINE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS) $(ENGINE_LDLIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS) $(KUBE_LDLIBS) $(ENGINE_LDLIBS) $(LDLIBS)
 
 # The same program on the fake engine: HTTP/batching integration tests that
 # do not depend on model math.
-$(AGENT_FAKE_BIN): $(BUILD)/agent/src/main.o $(FAKE_ENGINE_O) $(AGENT_LIB) $(COMMON_LIB)
+$(AGENT_FAKE_BIN): $(BUILD)/agent/src/main.o $(FAKE_ENGINE_O) $(AGENT_LIB) $(KUBE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS) $(KUBE_LDLIBS) $(LDLIBS)
 
 AGENT_TESTS := $(patsubst agent/tests/%.c,$(BUILD)/tests/agent/%,$(wildcard agent/tests/test_*.c))
 TEST_BINS += $(AGENT_TESTS) $(BUILD)/tests/agent/integration-fake
-$(BUILD)/tests/agent/test_%: $(BUILD)/agent/tests/test_%.o $(FAKE_ENGINE_O) $(AGENT_LIB) $(COMMON_LIB)
+$(BUILD)/tests/agent/test_%: $(BUILD)/agent/tests/test_%.o $(FAKE_ENGINE_O) $(AGENT_LIB) $(KUBE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(AGENT_LDLIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(AGENT_LDLIBS) $(KUBE_LDLIBS) $(LDLIBS)
 
 # Integration runs are small generated scripts so `make test` (which runs
 # TEST_BINS from the repo root) passes them the binaries of this $(BUILD).
@@ -57,3 +57,12 @@ fuzz-agent: deps-quiet $(FUZZ_DIR)/fuzz_api
 	cd $(FUZZ_DIR) && ./fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	    corpus-api
 fuzz: fuzz-agent
+
+# make agent-cluster-test: cluster mode on a private local control plane
+# (e2e/cluster, state in $(BUILD)/cluster-agent): two agents as the chart's
+# ServiceAccount, replicas bound by hand, cross-node routing. The script
+# brings the cluster down on every exit path (trap), failures included.
+.PHONY: agent-cluster-test
+agent-cluster-test: deps-quiet $(AGENT_BIN)
+	BUILD=$(BUILD) KUBECONFIG= KLLM_CLUSTER_DIR=$(abspath $(BUILD))/cluster-agent \
+	    agent/tests/cluster.sh $(AGENT_BIN) $(AGENT_MODEL)

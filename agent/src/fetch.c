@@ -93,6 +93,7 @@ struct dl {
     time_t last_log;
     const char *name;
     int (*cancelled)(void *);
+    void (*progress)(void *, int);
     void *arg;
 };
 
@@ -116,6 +117,9 @@ static int on_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t u
 {
     struct dl *d = arg;
     if (d->cancelled && d->cancelled(d->arg)) return 1; /* aborts the transfer */
+    if (d->progress && total > 0)
+        d->progress(d->arg, (int)(100.0 * (double)(d->offset + (uint64_t)now) /
+                                  (double)(d->offset + (uint64_t)total)));
     time_t t = time(NULL);
     if (t - d->last_log < PROGRESS_EVERY_S) return 0;
     d->last_log = t;
@@ -134,10 +138,15 @@ static int on_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t u
 
 /* One download attempt into part (appending). 0 or -1 (err). */
 static int download(const char *url, const char *part, const char *name, uint64_t max_bytes,
-                    int (*cancelled)(void *), void *arg, char *err, size_t errlen)
+                    int (*cancelled)(void *), void (*progress)(void *, int), void *arg, char *err,
+                    size_t errlen)
 {
     int rc = -1;
-    struct dl d = {.name = name, .last_log = time(NULL), .cancelled = cancelled, .arg = arg};
+    struct dl d = {.name = name,
+                   .last_log = time(NULL),
+                   .cancelled = cancelled,
+                   .progress = progress,
+                   .arg = arg};
     char cerr[CURL_ERROR_SIZE] = "";
     d.f = fopen(part, "ab");
     if (!d.f) {
@@ -215,6 +224,14 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
                 int (*cancelled)(void *), void *arg, char *out, size_t out_cap, char *err,
                 size_t errlen)
 {
+    return fetch_model_progress(uri, cache_dir, max_bytes, cancelled, NULL, arg, out, out_cap, err,
+                                errlen);
+}
+
+int fetch_model_progress(const char *uri, const char *cache_dir, uint64_t max_bytes,
+                         int (*cancelled)(void *), void (*progress)(void *, int), void *arg,
+                         char *out, size_t out_cap, char *err, size_t errlen)
+{
     char url[2048], want[FETCH_SHA256_HEX + 1], got[FETCH_SHA256_HEX + 1], part[4096];
     if (fetch_parse_uri(uri, url, sizeof url, want, err, errlen) < 0) return -1;
     if (make_dirs(cache_dir, err, errlen) < 0) return -1;
@@ -242,7 +259,7 @@ int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
     /* An interrupted transfer keeps its part file; the next attempt (or the
      * next start of the agent) resumes from there. */
     int attempt = 1;
-    while (download(url, part, out, max_bytes, cancelled, arg, err, errlen) < 0) {
+    while (download(url, part, out, max_bytes, cancelled, progress, arg, err, errlen) < 0) {
         if (attempt == FETCH_ATTEMPTS || (cancelled && cancelled(arg))) return -1;
         const char *wkv[] = {"url", url, "error", err, NULL};
         klog_kv(KLOG_WARN, "fetch", "download interrupted; resuming", wkv);

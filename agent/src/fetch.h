@@ -35,6 +35,12 @@ int fetch_file_sha256(const char *path, char out[FETCH_SHA256_HEX + 1], char *er
 int fetch_model(const char *uri, const char *cache_dir, uint64_t max_bytes,
                 int (*cancelled)(void *), void *arg, char *out, size_t out_cap, char *err,
                 size_t errlen);
+/* The same, and progress(arg, percent) is called on the downloading thread
+ * as bytes arrive when the size is known (often: throttle on the caller's
+ * side). progress NULL: none. */
+int fetch_model_progress(const char *uri, const char *cache_dir, uint64_t max_bytes,
+                         int (*cancelled)(void *), void (*progress)(void *, int), void *arg,
+                         char *out, size_t out_cap, char *err, size_t errlen);
 
 /* Keep the cache under max_bytes: delete the least recently used
  * "sha256-*" files (oldest mtime first; fetch_model refreshes the mtime of

@@ -18,6 +18,7 @@
 #include "abuf.h"
 #include "auth.h"
 #include "klog.h"
+#include "proxy.h"
 #include "sse.h"
 
 #define WAIT_SLICE_MS 100 /* how often a waiting thread checks its client */
@@ -209,6 +210,7 @@ static void stream_free(void *cls)
     pthread_mutex_unlock(&st->job->mu);
     request_done(st->srv, st->sm->mx, st->path, st->status, st->n_prompt, n_gen, st->t0_ns);
     job_unref(st->job);
+    atomic_fetch_sub(&st->sm->users, 1);
     abuf_deinit(&st->pending);
     free(st);
 }
@@ -324,8 +326,68 @@ static bool wait_job(struct srv_model *sm, struct job *j, int fd)
     return !gone;
 }
 
+/* Cluster mode: the router's candidates in order. Returns a local model
+ * (with a users reference the caller drops), or NULL when a response was
+ * already queued (*ret): an error, or the answer of a peer it was proxied
+ * to. A peer that refuses before sending anything is retried once on the
+ * next candidate. */
+static struct srv_model *cluster_pick(struct srv *s, struct MHD_Connection *c, struct req *rq,
+                                      const struct api_req *ar, enum MHD_Result *ret)
+{
+    const struct srv_router *rt = s->cfg.router;
+    struct srv_route r;
+    char err[512];
+    const char *code = NULL;
+    const char *pin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Kllm-Revision");
+    bool proxied = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Kllm-Proxied") != NULL;
+    memset(&r, 0, sizeof r);
+    int st = rt->route(rt->ud, ar->model, pin, proxied, &r, err, sizeof err, &code);
+    if (st) {
+        *ret = send_error(s, c, rq, NULL, st, err, st == 503 ? NULL : "model", code);
+        return NULL;
+    }
+    int tries = 0;
+    for (int i = 0; i < r.n && i < SRV_ROUTE_MAX && tries < 2; i++) {
+        if (r.slot[i] >= 0) {
+            struct srv_model *sm = &s->models[r.slot[i]];
+            atomic_fetch_add(&sm->users, 1);
+            if (is_loaded(sm)) return sm;
+            atomic_fetch_sub(&sm->users, 1); /* unloaded meanwhile */
+            continue;
+        }
+        int status = 0;
+        struct proxy_req pr = {
+            .endpoint = r.endpoint[i],
+            .path = rq->path,
+            .body = rq->body.data ? rq->body.data : "",
+            .body_len = rq->body.len,
+            .authorization =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            .revision = r.revision,
+            .status = &status,
+        };
+        tries++;
+        if (rt->peer_load) rt->peer_load(rt->ud, r.endpoint[i], 1);
+        int pr_rc = proxy_forward(c, &pr, ret);
+        if (rt->peer_load) rt->peer_load(rt->ud, r.endpoint[i], -1);
+        if (pr_rc == PROXY_SENT) {
+            const char *kv[] = {"path", rq->path, "model", ar->model, "peer", r.endpoint[i], NULL};
+            klog_kv(KLOG_DEBUG, "router", "proxied", kv);
+            request_done(s, NULL, rq->path, status, 0, 0, rq->t0_ns);
+            return NULL;
+        }
+        const char *kv[] = {"model", ar->model, "peer", r.endpoint[i], NULL};
+        klog_kv(KLOG_WARN, "router", "peer refused; trying another replica", kv);
+    }
+    snprintf(err, sizeof err, "no replica of model '%s' can take the request now; retry later",
+             ar->model);
+    *ret = send_error(s, c, rq, NULL, 503, err, NULL, "no_replica");
+    return NULL;
+}
+
 static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c, struct req *rq)
 {
+    struct srv_model *held = NULL;
     enum api_kind kind = rq->route == ROUTE_CHAT ? API_CHAT : API_COMPLETION;
     struct api_req ar;
     char err[256];
@@ -342,12 +404,20 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         ret = send_error(s, c, rq, NULL, 400, err, param, NULL);
         goto out;
     }
-    struct srv_model *sm = find_model(s, ar.model);
-    if (!sm) {
-        snprintf(err, sizeof err, "The model '%s' does not exist", ar.model);
-        ret = send_error(s, c, rq, NULL, 404, err, "model", "model_not_found");
-        goto out;
+    struct srv_model *sm;
+    if (s->cfg.router) {
+        sm = cluster_pick(s, c, rq, &ar, &ret);
+        if (!sm) goto out;
+    } else {
+        sm = find_model(s, ar.model);
+        if (!sm) {
+            snprintf(err, sizeof err, "The model '%s' does not exist", ar.model);
+            ret = send_error(s, c, rq, NULL, 404, err, "model", "model_not_found");
+            goto out;
+        }
+        atomic_fetch_add(&sm->users, 1);
     }
+    held = sm;
     if (atomic_load(&s->draining)) {
         ret = send_error(s, c, rq, sm->mx, 503, "the server is shutting down", NULL, NULL);
         goto out;
@@ -435,7 +505,8 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         st->srv = s;
         st->sm = sm;
         st->job = j;
-        j = NULL; /* the stream holds our reference now */
+        j = NULL;    /* the stream holds our reference now */
+        held = NULL; /* ... and the model's users count */
         st->fd = conn_fd(c);
         make_id(s, kind, st->id, sizeof st->id);
         st->meta = (struct api_resp_meta){
@@ -484,6 +555,7 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     ret = send_buf(c, 200, "application/json", body, NULL, NULL);
 out:
     job_unref(j);
+    if (held) atomic_fetch_sub(&held->users, 1);
     free(toks);
     abuf_deinit(&prompt);
     api_req_deinit(&ar);
@@ -514,6 +586,7 @@ static enum route route_of(const char *url)
 static bool ready(struct srv *s)
 {
     if (atomic_load(&s->draining)) return false;
+    if (s->cfg.router) return s->cfg.router->ready(s->cfg.router->ud);
     for (int i = 0; i < s->n_models; i++)
         if (!is_loaded(&s->models[i]) || !sched_healthy(s->models[i].sched)) return false;
     return true;
@@ -539,13 +612,37 @@ static enum MHD_Result handle_get(struct srv *s, struct MHD_Connection *c, const
     }
     case ROUTE_MODEL: {
         const char *id = url + strlen(MODEL_PREFIX);
-        if (!is_loaded(find_model(s, id)))
+        bool known = false;
+        if (s->cfg.router) {
+            char(*ids)[256] = calloc(MX_MAX_MODELS * 4, sizeof *ids);
+            int n = ids ? s->cfg.router->list(s->cfg.router->ud, ids, MX_MAX_MODELS * 4) : 0;
+            for (int i = 0; i < n && !known; i++) known = strcmp(ids[i], id) == 0;
+            free(ids);
+        } else {
+            known = is_loaded(find_model(s, id));
+        }
+        if (!known)
             return send_error(s, c, rq, NULL, 404, "The model does not exist", "model",
                               "model_not_found");
         return send_buf(c, 200, "application/json", api_model_json(id, (int64_t)time(NULL)), NULL,
                         NULL);
     }
     default: {
+        if (s->cfg.router) {
+            const int cap = MX_MAX_MODELS * 4;
+            char(*names)[256] = calloc((size_t)cap, sizeof *names);
+            const char **p = calloc((size_t)cap, sizeof *p);
+            char *body = NULL;
+            if (names && p) {
+                int n = s->cfg.router->list(s->cfg.router->ud, names, cap);
+                for (int i = 0; i < n; i++) p[i] = names[i];
+                body = api_models_json(p, n, (int64_t)time(NULL));
+            }
+            free(p);
+            free(names);
+            if (!body) return MHD_NO;
+            return send_buf(c, 200, "application/json", body, NULL, NULL);
+        }
         const char *ids[MX_MAX_MODELS];
         int n = 0;
         for (int i = 0; i < s->n_models && n < MX_MAX_MODELS; i++)

@@ -39,6 +39,36 @@ struct srv_model {
     struct llm_model *model;
     struct sched *sched;
     enum tmpl_kind tmpl;
+    /* HTTP threads using this model now (cluster mode unloads a model only
+     * after clearing loaded and seeing this reach 0). */
+    atomic_int users;
+};
+
+#define SRV_ROUTE_MAX 8
+
+/* Where one request may go, best first (cluster mode). */
+struct srv_route {
+    int n;
+    int slot[SRV_ROUTE_MAX];           /* >= 0: this agent's model slot */
+    char endpoint[SRV_ROUTE_MAX][256]; /* slot < 0: a peer agent, host:port */
+    int32_t revision;                  /* the revision chosen (0: any) */
+};
+
+/* The cluster router, called from HTTP threads (so it must be thread-safe).
+ * route: resolve the request's model and pin (X-Kllm-Revision, may be
+ * NULL) into candidates; local_only (a request another agent proxied here)
+ * allows no peers. Returns 0, or an HTTP status (400, 404, 503) with a
+ * client message in err and the OpenAI error code in *code (may stay NULL).
+ * list: up to cap model ids ("NS/NAME") into ids; returns how many.
+ * ready: every assigned replica Ready and the API server reachable.
+ * peer_load: delta (+1/-1) requests this agent sends to a peer endpoint. */
+struct srv_router {
+    int (*route)(void *ud, const char *model, const char *pin, bool local_only,
+                 struct srv_route *out, char *err, size_t errlen, const char **code);
+    int (*list)(void *ud, char (*ids)[256], int cap);
+    bool (*ready)(void *ud);
+    void (*peer_load)(void *ud, const char *endpoint, int delta);
+    void *ud;
 };
 
 struct srv_config {
@@ -49,6 +79,10 @@ struct srv_config {
     struct api_limits lim;
     unsigned max_connections;
     const char *api_key; /* NULL: /v1 is open */
+    /* NULL: standalone (models by --model name); else cluster mode: the
+     * models array is a table of slots the cluster code fills and empties,
+     * and every API request goes through the router. */
+    const struct srv_router *router;
 };
 
 struct srv;

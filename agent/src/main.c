@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "fetch.h"
 #include "http.h"
 #include "klog.h"
@@ -47,40 +48,55 @@ struct opts {
     enum tmpl_kind fallback_tmpl;
     char cache_dir[1024];
     long long cache_max_bytes;
+    /* cluster mode */
+    const char *node_name, *kubeconfig, *ns, *advertise;
+    int64_t cpu_milli, memory;
 };
 
 static void usage(FILE *f)
 {
-    fputs("usage: kllm-agent --model NAME=PATH [--model NAME=PATH ...] [flags]\n"
-          "\n"
-          "Serves GGUF models over an OpenAI-compatible HTTP API (standalone mode).\n"
-          "\n"
-          "  --model NAME=URI          serve the model URI as NAME; repeatable. URI: a path,\n"
-          "                            file://PATH, or http(s)://...#sha256=HEX (downloaded)\n"
-          "  --cache-dir DIR           where downloaded models are kept (default\n"
-          "                            $HOME/.cache/kllm/models)\n"
-          "  --cache-max-bytes N       model cache limit; least recently used models not in\n"
-          "                            use are evicted, 0: no limit (default 0)\n"
-          "  --listen HOST:PORT        API, probes and metrics address (default :8080)\n"
-          "  --api-key-file FILE       require 'Authorization: Bearer <key>' on /v1/*\n"
-          "  --log-format text|json    (default text)\n"
-          "  --log-level debug|info|warn|error (default info)\n"
-          "  --parallel N              sequences decoded together per model (default 4)\n"
-          "  --queue-max N             requests waiting per model before 429 (default 64)\n"
-          "  --threads N               engine threads per model, 0: all cores (default 0)\n"
-          "  --ctx-size N              context positions per sequence, 0: model default\n"
-          "  --batch-size N            most tokens per decode step (default 512)\n"
-          "  --max-body-bytes N        request body limit, else 413 (default 1048576)\n"
-          "  --max-prompt-tokens N     prompt limit, else 400 (default 4096)\n"
-          "  --max-tokens N            largest max_tokens a request may ask for (default 2048)\n"
-          "  --max-connections N       concurrent HTTP connections (default 256)\n"
-          "  --shutdown-timeout SECS   drain time on SIGTERM (default 30)\n"
-          "  --chat-template FAMILY    for models without a recognised template:\n"
-          "                            llama2|chatml|llama3|mistral|zephyr (default: none, 400)\n"
-          "  --help, --version\n"
-          "\n"
-          "Cluster mode (--node-name, --kubeconfig, ...) is not available in this build yet.\n",
-          f);
+    fputs(
+        "usage: kllm-agent --model NAME=PATH [--model NAME=PATH ...] [flags]\n"
+        "\n"
+        "Serves GGUF models over an OpenAI-compatible HTTP API (standalone mode).\n"
+        "\n"
+        "  --model NAME=URI          serve the model URI as NAME; repeatable. URI: a path,\n"
+        "                            file://PATH, or http(s)://...#sha256=HEX (downloaded)\n"
+        "  --cache-dir DIR           where downloaded models are kept (default\n"
+        "                            $HOME/.cache/kllm/models)\n"
+        "  --cache-max-bytes N       model cache limit; least recently used models not in\n"
+        "                            use are evicted, 0: no limit (default 0)\n"
+        "  --listen HOST:PORT        API, probes and metrics address (default :8080)\n"
+        "  --api-key-file FILE       require 'Authorization: Bearer <key>' on /v1/*\n"
+        "  --log-format text|json    (default text)\n"
+        "  --log-level debug|info|warn|error (default info)\n"
+        "  --parallel N              sequences decoded together per model (default 4)\n"
+        "  --queue-max N             requests waiting per model before 429 (default 64)\n"
+        "  --threads N               engine threads per model, 0: all cores (default 0)\n"
+        "  --ctx-size N              context positions per sequence, 0: model default\n"
+        "  --batch-size N            most tokens per decode step (default 512)\n"
+        "  --max-body-bytes N        request body limit, else 413 (default 1048576)\n"
+        "  --max-prompt-tokens N     prompt limit, else 400 (default 4096)\n"
+        "  --max-tokens N            largest max_tokens a request may ask for (default 2048)\n"
+        "  --max-connections N       concurrent HTTP connections (default 256)\n"
+        "  --shutdown-timeout SECS   drain time on SIGTERM (default 30)\n"
+        "  --chat-template FAMILY    for models without a recognised template:\n"
+        "                            llama2|chatml|llama3|mistral|zephyr (default: none, 400)\n"
+        "  --help, --version\n"
+        "\n"
+        "\n"
+        "Cluster mode (instead of --model): serve the ModelReplicas bound to this node and\n"
+        "route requests for every Model in the cluster.\n"
+        "  --node-name NAME          the InferenceNode this agent stands for\n"
+        "  --kubeconfig FILE         outside a pod (in-cluster config or $KUBECONFIG otherwise)\n"
+        "  --namespace NS            namespace of its Lease kllm-node-NAME (default kllm-system)\n"
+        "  --advertise HOST:PORT     endpoint written for peers (default $POD_IP or the host\n"
+        "                            name, with the --listen port)\n"
+        "  --cpu N                   CPU capacity to report, e.g. 4 or 3500m (default: cgroup\n"
+        "                            limit, else the CPU count)\n"
+        "  --memory BYTES            memory capacity, e.g. 8Gi (default: cgroup limit, else\n"
+        "                            MemTotal)\n",
+        f);
 }
 
 static int bad(const char *fmt, const char *arg)
@@ -171,7 +187,12 @@ enum {
     OPT_TEMPLATE,
     OPT_CACHE_DIR,
     OPT_CACHE_MAX,
-    OPT_CLUSTER,
+    OPT_NODE,
+    OPT_KUBECONFIG,
+    OPT_NAMESPACE,
+    OPT_ADVERTISE,
+    OPT_CPU,
+    OPT_MEMORY,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -196,12 +217,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"max-connections", required_argument, NULL, OPT_CONNS},
         {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
         {"chat-template", required_argument, NULL, OPT_TEMPLATE},
-        {"node-name", required_argument, NULL, OPT_CLUSTER},
-        {"kubeconfig", required_argument, NULL, OPT_CLUSTER},
-        {"namespace", required_argument, NULL, OPT_CLUSTER},
-        {"advertise", required_argument, NULL, OPT_CLUSTER},
-        {"cpu", required_argument, NULL, OPT_CLUSTER},
-        {"memory", required_argument, NULL, OPT_CLUSTER},
+        {"node-name", required_argument, NULL, OPT_NODE},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"namespace", required_argument, NULL, OPT_NAMESPACE},
+        {"advertise", required_argument, NULL, OPT_ADVERTISE},
+        {"cpu", required_argument, NULL, OPT_CPU},
+        {"memory", required_argument, NULL, OPT_MEMORY},
         {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
         {"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX},
         {"help", no_argument, NULL, OPT_HELP},
@@ -275,14 +296,42 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case OPT_CACHE_MAX:
             if (parse_num(name, optarg, 0, (long long)1 << 50, &o->cache_max_bytes) < 0) return -1;
             break;
-        case OPT_CLUSTER: return bad("--%s: cluster mode is not available in this build yet", name);
+        case OPT_NODE:
+            if (!valid_name(optarg, strlen(optarg)) || strchr(optarg, '/'))
+                return bad("--node-name: '%s' is not a valid name", optarg);
+            o->node_name = optarg;
+            break;
+        case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
+        case OPT_NAMESPACE:
+            if (!valid_name(optarg, strlen(optarg)) || strlen(optarg) > 63 || strchr(optarg, '/'))
+                return bad("--namespace: '%s' is not a valid namespace", optarg);
+            o->ns = optarg;
+            break;
+        case OPT_ADVERTISE:
+            if (!strrchr(optarg, ':') || strlen(optarg) > 250)
+                return bad("--advertise: '%s' is not HOST:PORT", optarg);
+            o->advertise = optarg;
+            break;
+        case OPT_CPU:
+            if (cluster_parse_cpu(optarg, &o->cpu_milli) < 0 || o->cpu_milli <= 0)
+                return bad("--cpu: '%s' is not a CPU quantity (4, 3500m)", optarg);
+            break;
+        case OPT_MEMORY:
+            if (cluster_parse_bytes(optarg, &o->memory) < 0 || o->memory <= 0)
+                return bad("--memory: '%s' is not a byte quantity (8Gi, 8589934592)", optarg);
+            break;
         case OPT_HELP: usage(stdout); return 1;
         case OPT_VERSION: printf("kllm-agent %s\n", KLLM_VERSION); return 1;
         default: return bad("unknown flag or missing value: '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
-    if (o->n_models == 0) return bad("%s", "no --model given");
+    bool cluster = o->node_name || o->kubeconfig || o->advertise || o->cpu_milli || o->memory;
+    if (cluster && o->n_models)
+        return bad("%s", "--model (standalone) and cluster flags exclude each other");
+    if (cluster && !o->node_name) return bad("%s", "cluster mode needs --node-name");
+    if (!cluster && o->n_models == 0)
+        return bad("%s", "no --model given (or --node-name for cluster mode)");
     return 0;
 }
 
@@ -427,6 +476,7 @@ int main(int argc, char **argv)
     struct srv_model models[MAX_MODELS];
     struct mx mx;
     struct srv *srv = NULL;
+    struct cluster *cl = NULL;
     char key[AUTH_KEY_MAX + 1];
     char err[256];
     int loaded = 0, rc = 1;
@@ -461,6 +511,31 @@ int main(int argc, char **argv)
 
     /* Serve first (probes, metrics, 503 "loading" for the API), then load:
      * a long download must not look like a dead process to liveness probes. */
+    if (o.node_name) {
+        struct cluster_opts co = {
+            .node_name = o.node_name,
+            .kubeconfig = o.kubeconfig,
+            .ns = o.ns,
+            .cpu_milli = o.cpu_milli,
+            .memory = o.memory,
+            .cache_dir = o.cache_dir,
+            .cache_max_bytes = (uint64_t)o.cache_max_bytes,
+            .n_batch = (int32_t)o.batch_size,
+            .queue_max = (int32_t)o.queue_max,
+            .threads = (int32_t)o.threads,
+            .fallback_tmpl = o.fallback_tmpl,
+            .slots = models,
+            .n_slots = MAX_MODELS,
+            .mx = &mx,
+        };
+        char cerr[512] = "";
+        cl = cluster_new(&co, cerr, sizeof cerr);
+        if (!cl) {
+            fprintf(stderr, "kllm-agent: cluster mode: %s\n", cerr[0] ? cerr : "cannot start");
+            goto out;
+        }
+        for (int i = 0; i < MAX_MODELS; i++) atomic_init(&models[i].loaded, false);
+    }
     for (int i = 0; i < o.n_models; i++) {
         struct srv_model *sm = &models[i];
         size_t nl = (size_t)(strchr(o.model_specs[i], '=') - o.model_specs[i]);
@@ -478,8 +553,9 @@ int main(int argc, char **argv)
                 .default_max_tokens = o.max_tokens < 16 ? (int32_t)o.max_tokens : 16},
         .max_connections = (unsigned)o.max_connections,
         .api_key = o.api_key_file ? key : NULL,
+        .router = cl ? cluster_router(cl) : NULL,
     };
-    srv = srv_new(&cfg, models, o.n_models, &mx, err, sizeof err);
+    srv = srv_new(&cfg, models, cl ? MAX_MODELS : o.n_models, &mx, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "kllm-agent: %s\n", err);
         goto out;
@@ -490,14 +566,36 @@ int main(int argc, char **argv)
                         NULL};
     klog_kv(KLOG_INFO, "agent", "listening", kv);
 
-    for (; loaded < o.n_models && !stop_pending(NULL); loaded++) {
+    if (cl) {
+        char adv[300], cerr[512] = "";
+        if (o.advertise) {
+            snprintf(adv, sizeof adv, "%s", o.advertise);
+        } else {
+            const char *ip = getenv("POD_IP");
+            char host[256] = "localhost";
+            if (!ip || !ip[0]) {
+                if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+                host[sizeof host - 1] = '\0';
+                ip = host;
+            }
+            snprintf(adv, sizeof adv, "%s:%s", ip, port);
+        }
+        if (cluster_start(cl, adv, cerr, sizeof cerr) < 0) {
+            fprintf(stderr, "kllm-agent: cluster mode: %s\n", cerr);
+            goto out;
+        }
+        const char *ckv[] = {"node", o.node_name, "advertise", adv, NULL};
+        klog_kv(KLOG_INFO, "agent", "cluster mode", ckv);
+    }
+
+    for (; !cl && loaded < o.n_models && !stop_pending(NULL); loaded++) {
         if (load_model(o.model_specs[loaded], &o, &mx, &models[loaded]) < 0) {
             if (stop_pending(NULL)) break; /* interrupted: a normal stop */
             loaded++;                      /* free what it left */
             goto out;
         }
     }
-    if (loaded == o.n_models) {
+    if (!cl && loaded == o.n_models) {
         if (n_fetched && o.cache_max_bytes > 0) {
             const char *keep[MAX_MODELS];
             for (int i = 0; i < n_fetched; i++) keep[i] = fetched[i];
@@ -519,7 +617,9 @@ int main(int argc, char **argv)
     klogf(KLOG_INFO, "agent", "stopped");
     rc = 0;
 out:
-    srv_free(srv); /* joins the connection threads: nobody uses the models after this */
+    cluster_stop(cl); /* unloads its replicas (failing what is left with 503) */
+    srv_free(srv);    /* joins the connection threads: nobody uses the models after this */
+    cluster_free(cl);
     for (int i = loaded < MAX_MODELS ? loaded : MAX_MODELS - 1; i >= 0; i--) {
         sched_free(models[i].sched);
         llm_model_free(models[i].model);

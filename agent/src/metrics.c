@@ -24,14 +24,31 @@ void mx_deinit(struct mx *m)
 
 struct mx_model *mx_add_model(struct mx *m, const char *name)
 {
+    return mx_model_get(m, name, 0, false);
+}
+
+struct mx_model *mx_model_get(struct mx *m, const char *name, int32_t revision, bool reuse)
+{
     struct mx_model *mm = NULL;
     pthread_mutex_lock(&m->mu);
+    for (int i = 0; reuse && i < m->n_models; i++)
+        if (m->models[i].revision == revision && strcmp(m->models[i].name, name) == 0) {
+            mm = &m->models[i];
+            goto out;
+        }
     if (m->n_models < MX_MAX_MODELS) {
         mm = &m->models[m->n_models++];
         snprintf(mm->name, sizeof mm->name, "%s", name);
+        mm->revision = revision;
+        if (revision > 0)
+            snprintf(mm->label, sizeof mm->label, "model=\"%s\",revision=\"%d\"", name,
+                     (int)revision);
+        else
+            snprintf(mm->label, sizeof mm->label, "model=\"%s\"", name);
         mm->ttft.bounds = ttft_bounds;
         mm->per_token.bounds = tok_bounds;
     }
+out:
     pthread_mutex_unlock(&m->mu);
     return mm;
 }
@@ -118,22 +135,23 @@ const char *mx_anomaly_name(enum mx_anomaly kind)
     return anomaly_names[kind];
 }
 
-static int render_hist(struct abuf *o, const char *name, const char *model, const struct mx_hist *h)
+static int render_hist(struct abuf *o, const char *name, const char *labels,
+                       const struct mx_hist *h)
 {
     uint64_t cum = 0;
     int rc = 0;
     for (int i = 0; i < MX_HIST_BUCKETS && rc == 0; i++) {
         cum += h->counts[i];
         if (i < MX_HIST_BUCKETS - 1)
-            rc = abuf_printf(o, "%s_bucket{model=\"%s\",le=\"%g\"} %llu\n", name, model,
-                             h->bounds[i], (unsigned long long)cum);
+            rc = abuf_printf(o, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels, h->bounds[i],
+                             (unsigned long long)cum);
         else
-            rc = abuf_printf(o, "%s_bucket{model=\"%s\",le=\"+Inf\"} %llu\n", name, model,
+            rc = abuf_printf(o, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
                              (unsigned long long)cum);
     }
     if (rc == 0)
-        rc = abuf_printf(o, "%s_sum{model=\"%s\"} %.6f\n%s_count{model=\"%s\"} %llu\n", name, model,
-                         h->sum, name, model, (unsigned long long)h->count);
+        rc = abuf_printf(o, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels, h->sum, name,
+                         labels, (unsigned long long)h->count);
     return rc;
 }
 
@@ -149,7 +167,7 @@ int mx_render(struct mx *m, struct abuf *o)
      * [A-Za-z0-9._:/-], so they need no escaping inside label values. */
     rc |= FAMILY("kllm_model_ready", "gauge", "1 when the model is loaded and serving.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= abuf_printf(o, "kllm_model_ready{model=\"%s\"} %d\n", m->models[i].name,
+        rc |= abuf_printf(o, "kllm_model_ready{%s} %d\n", m->models[i].label,
                           m->models[i].ready ? 1 : 0);
     int loaded = 0;
     for (int i = 0; i < m->n_models; i++) loaded += m->models[i].ready;
@@ -160,46 +178,45 @@ int mx_render(struct mx *m, struct abuf *o)
     rc |= FAMILY("kllm_requests_total", "counter", "Completed API requests by HTTP status.");
     for (int i = 0; i < m->n_models; i++)
         for (int c = 0; c < m->models[i].n_codes; c++)
-            rc |= abuf_printf(o, "kllm_requests_total{model=\"%s\",code=\"%d\"} %llu\n",
-                              m->models[i].name, m->models[i].codes[c],
-                              (unsigned long long)m->models[i].code_counts[c]);
+            rc |=
+                abuf_printf(o, "kllm_requests_total{%s,code=\"%d\"} %llu\n", m->models[i].label,
+                            m->models[i].codes[c], (unsigned long long)m->models[i].code_counts[c]);
     rc |= FAMILY("kllm_unrouted_requests_total", "counter",
                  "API requests answered before a model was chosen (bad input, unknown model).");
     rc |= abuf_printf(o, "kllm_unrouted_requests_total %llu\n",
                       (unsigned long long)m->http_codes_other);
     rc |= FAMILY("kllm_requests_in_flight", "gauge", "Requests holding a decode slot.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= abuf_printf(o, "kllm_requests_in_flight{model=\"%s\"} %lld\n", m->models[i].name,
+        rc |= abuf_printf(o, "kllm_requests_in_flight{%s} %lld\n", m->models[i].label,
                           (long long)m->models[i].in_flight);
     rc |= FAMILY("kllm_requests_queued", "gauge", "Requests waiting for a decode slot.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= abuf_printf(o, "kllm_requests_queued{model=\"%s\"} %lld\n", m->models[i].name,
+        rc |= abuf_printf(o, "kllm_requests_queued{%s} %lld\n", m->models[i].label,
                           (long long)m->models[i].queued);
     rc |= FAMILY("kllm_prompt_tokens_total", "counter", "Prompt tokens processed.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= abuf_printf(o, "kllm_prompt_tokens_total{model=\"%s\"} %llu\n", m->models[i].name,
+        rc |= abuf_printf(o, "kllm_prompt_tokens_total{%s} %llu\n", m->models[i].label,
                           (unsigned long long)m->models[i].prompt_tokens);
     rc |= FAMILY("kllm_generated_tokens_total", "counter", "Tokens generated.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= abuf_printf(o, "kllm_generated_tokens_total{model=\"%s\"} %llu\n", m->models[i].name,
+        rc |= abuf_printf(o, "kllm_generated_tokens_total{%s} %llu\n", m->models[i].label,
                           (unsigned long long)m->models[i].generated_tokens);
     rc |= FAMILY("kllm_anomalies_total", "counter",
                  "Suspicious generations: non-finite logits, empty completions, runaway "
                  "repetition.");
     for (int i = 0; i < m->n_models; i++)
         for (int k = 0; k < MX_ANOMALY_COUNT; k++)
-            rc |= abuf_printf(o, "kllm_anomalies_total{model=\"%s\",kind=\"%s\"} %llu\n",
-                              m->models[i].name, anomaly_names[k],
-                              (unsigned long long)m->models[i].anomalies[k]);
+            rc |= abuf_printf(o, "kllm_anomalies_total{%s,kind=\"%s\"} %llu\n", m->models[i].label,
+                              anomaly_names[k], (unsigned long long)m->models[i].anomalies[k]);
     rc |= FAMILY("kllm_time_to_first_token_seconds", "histogram",
                  "Seconds from request arrival to its first generated token.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= render_hist(o, "kllm_time_to_first_token_seconds", m->models[i].name,
+        rc |= render_hist(o, "kllm_time_to_first_token_seconds", m->models[i].label,
                           &m->models[i].ttft);
     rc |= FAMILY("kllm_time_per_output_token_seconds", "histogram",
                  "Seconds between consecutive generated tokens of one request.");
     for (int i = 0; i < m->n_models; i++)
-        rc |= render_hist(o, "kllm_time_per_output_token_seconds", m->models[i].name,
+        rc |= render_hist(o, "kllm_time_per_output_token_seconds", m->models[i].label,
                           &m->models[i].per_token);
     pthread_mutex_unlock(&m->mu);
     return rc ? ABUF_ERR_NOMEM : 0;

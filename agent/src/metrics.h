@@ -38,6 +38,8 @@ struct mx_hist {
 
 struct mx_model {
     char name[128];
+    int32_t revision; /* > 0: rendered as a revision label (cluster mode) */
+    char label[192];  /* model="NAME"[,revision="N"] */
     int codes[MX_MAX_CODES];
     uint64_t code_counts[MX_MAX_CODES];
     int n_codes;
@@ -63,6 +65,10 @@ int mx_init(struct mx *m);
 void mx_deinit(struct mx *m);
 /* NULL when MX_MAX_MODELS are registered. */
 struct mx_model *mx_add_model(struct mx *m, const char *name);
+/* The series of (name, revision): with reuse, an existing one is returned
+ * (a reloaded replica continues its counters); else like mx_add_model.
+ * revision 0: no revision label. NULL when the table is full. */
+struct mx_model *mx_model_get(struct mx *m, const char *name, int32_t revision, bool reuse);
 
 void mx_request_done(struct mx *m, struct mx_model *mm, int status);
 void mx_add_gauges(struct mx *m, struct mx_model *mm, int64_t d_in_flight, int64_t d_queued);

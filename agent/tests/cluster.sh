@@ -1,0 +1,296 @@
+#!/bin/sh
+# agent/tests/cluster.sh [AGENT [MODEL]]: kllm-agent's cluster mode on a
+# real control plane, with the RBAC the Helm chart ships.
+#
+#   KUBECONFIG=admin.kubeconfig agent/tests/cluster.sh   use that cluster
+#   agent/tests/cluster.sh     bring up a private one (e2e/cluster,
+#                              KLLM_CLUSTER_DIR default build/cluster-agent)
+#                              and take it down at the end, whatever happens
+#
+# CRDs from crds/, the chart's ServiceAccounts and (Cluster)Roles; two
+# agents (node-a, node-b) run as ServiceAccount kllm-agent with a kubeconfig
+# that holds only its token. No operator: the test binds ModelReplicas by
+# hand. Checks: InferenceNode status and Lease per node; team-a/alpha on
+# node-a and team-a/beta on node-b become Ready; a request for either model
+# to either agent is answered (the remote one proxied, streaming too), the
+# serving agent's metrics count it with a revision label; NS/NAME and plain
+# NAME resolution, ambiguity 400; golden prompts that fail make the replica
+# Failed; deleting a replica unloads it. Exit 0 only when every check passed.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+AGENT=${1:-$BUILD/bin/kllm-agent}
+MODEL=${2:-engine/tests/data/llama-2-tiny-random.gguf}
+[ -x "$AGENT" ] || { echo "agent-cluster: build first (make)" >&2; exit 1; }
+MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+work=$BUILD/agent-cluster
+rm -rf "$work"
+mkdir -p "$work"
+NS=kllm-system
+failures=0
+pid_a=""
+pid_b=""
+own_cluster=""
+
+ok() { echo "ok   $*"; }
+fail() {
+    echo "FAIL $*"
+    failures=$((failures + 1))
+}
+stop_agent() { # stop_agent PID
+    [ -n "$1" ] || return 0
+    if kill -0 "$1" 2>/dev/null; then
+        kill -TERM "$1" 2>/dev/null
+        i=0
+        while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    stop_agent "$pid_a"
+    stop_agent "$pid_b"
+    [ -n "$own_cluster" ] && ./e2e/cluster/down.sh
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${KUBECONFIG:-}" ]; then
+    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/$BUILD/cluster-agent}"
+    own_cluster=1
+    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "agent-cluster: cluster-up failed" >&2; exit 1; }
+    export KUBECONFIG
+fi
+k() { kubectl "$@"; }
+wait_for() { # wait_for DESCRIPTION SECONDS COMMAND...
+    what=$1
+    secs=$2
+    shift 2
+    i=0
+    while [ $i -lt $((secs * 2)) ]; do
+        if "$@" >/dev/null 2>&1; then
+            ok "$what"
+            return 0
+        fi
+        sleep 0.5
+        i=$((i + 1))
+    done
+    fail "$what (after $secs s)"
+    return 1
+}
+jp() { kubectl get "$1" "$2" -n "${4:-team-a}" -o "jsonpath=$3" 2>/dev/null; }
+eq() { [ "$(jp "$2" "$3" "$4" "${5:-team-a}")" = "$1" ]; }
+
+# --- API and RBAC --------------------------------------------------------------
+k apply -f crds/ >/dev/null || { echo "agent-cluster: CRDs not applied" >&2; exit 1; }
+for c in models modelrevisions modelreplicas inferencenodes; do
+    k wait --for condition=established --timeout=60s crd/$c.kllm.io >/dev/null || exit 1
+done
+for n in $NS team-a team-b; do k create namespace $n >/dev/null 2>&1; done
+
+if [ -n "${HELM_TEMPLATE:-}" ]; then
+    ht=$HELM_TEMPLATE
+elif command -v helm >/dev/null 2>&1; then
+    ht=""
+else
+    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
+        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
+            ht=$("$d/tools/helm-template/build.sh")
+            break
+        fi
+    done
+fi
+if [ -n "${ht:-}" ]; then
+    "$ht" --release kllm --namespace $NS helm/kllm >"$work/chart.yaml"
+else
+    helm template kllm helm/kllm --namespace $NS >"$work/chart.yaml"
+fi || { echo "agent-cluster: chart did not render" >&2; exit 1; }
+awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { print "---"; print }' \
+    "$work/chart.yaml" >"$work/rbac.yaml"
+k apply -n $NS -f "$work/rbac.yaml" >/dev/null || { echo "agent-cluster: RBAC not applied" >&2; exit 1; }
+ok "chart RBAC applied"
+
+token=""
+i=0
+while [ -z "$token" ] && [ $i -lt 120 ]; do
+    sec=$(k get serviceaccount kllm-agent -n $NS -o 'jsonpath={.secrets[0].name}' 2>/dev/null)
+    [ -n "$sec" ] && token=$(k get secret "$sec" -n $NS -o 'jsonpath={.data.token}' 2>/dev/null | base64 -d)
+    [ -z "$token" ] && sleep 0.5
+    i=$((i + 1))
+done
+[ -n "$token" ] || { echo "agent-cluster: no token for ServiceAccount kllm-agent" >&2; exit 1; }
+server=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
+ca=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority}')
+printf '%s' "$token" >"$work/sa.token"
+cat >"$work/sa.kubeconfig" <<EOF2
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "$server", certificate-authority: "$ca"}
+users:
+- name: kllm-agent
+  user: {tokenFile: "$(pwd)/$work/sa.token"}
+contexts:
+- name: c
+  context: {cluster: c, user: kllm-agent, namespace: $NS}
+current-context: c
+EOF2
+if k --kubeconfig "$work/sa.kubeconfig" get secrets -n $NS >/dev/null 2>&1; then
+    fail "the agent's ServiceAccount can read Secrets"
+else
+    ok "ServiceAccount kllm-agent is not admin (no Secrets)"
+fi
+
+# --- two agents -------------------------------------------------------------------
+free_port() {
+    perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+        LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport(), "\n"'
+}
+port_a=$(free_port)
+port_b=$(free_port)
+start_agent() { # start_agent NODE PORT
+    "$AGENT" --node-name "$1" --kubeconfig "$work/sa.kubeconfig" --namespace $NS \
+        --listen "127.0.0.1:$2" --advertise "127.0.0.1:$2" --cpu 2 --memory 4Gi \
+        --cache-dir "$work/cache-$1" --threads 1 --shutdown-timeout 5 --log-level debug \
+        >"$work/$1.log" 2>&1 &
+}
+start_agent node-a "$port_a"
+pid_a=$!
+start_agent node-b "$port_b"
+pid_b=$!
+A=http://127.0.0.1:$port_a
+B=http://127.0.0.1:$port_b
+
+wait_for "node-a healthz" 30 curl -sf "$A/healthz"
+wait_for "node-b healthz" 30 curl -sf "$B/healthz"
+wait_for "InferenceNode node-a has its endpoint" 30 eq "127.0.0.1:$port_a" inferencenode node-a '{.status.endpoint}'
+wait_for "InferenceNode node-b Ready condition" 30 eq True inferencenode node-b '{.status.conditions[?(@.type=="Ready")].status}'
+eq 2000m inferencenode node-a '{.status.capacity.cpu}' && ok "node-a capacity cpu 2000m" ||
+    fail "node-a capacity cpu: $(jp inferencenode node-a '{.status.capacity}')"
+eq 4294967296 inferencenode node-a '{.status.allocatable.memory}' && ok "node-a allocatable memory 4Gi" ||
+    fail "node-a allocatable: $(jp inferencenode node-a '{.status.allocatable}')"
+eq 0.1.0 inferencenode node-a '{.status.agentVersion}' || [ -n "$(jp inferencenode node-a '{.status.agentVersion}')" ] &&
+    ok "node-a agentVersion" || fail "node-a agentVersion"
+wait_for "Lease kllm-node-node-a" 20 eq node-a lease kllm-node-node-a '{.spec.holderIdentity}' $NS
+wait_for "Lease kllm-node-node-b" 20 eq node-b lease kllm-node-node-b '{.spec.holderIdentity}' $NS
+wait_for "node-a readyz (nothing assigned, API reachable)" 20 curl -sf "$A/readyz"
+
+# --- models and replicas bound by hand ----------------------------------------------
+model() { # model NS NAME [GOLDEN_EXPECT]
+    g=""
+    [ -n "${3:-}" ] && g="
+  rollout:
+    analysis:
+      goldenPrompts:
+        - {prompt: \"Hello\", expect: \"$3\", maxTokens: 2}"
+    cat <<EOF2 | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: Model
+metadata: {name: $2, namespace: $1}
+spec:
+  source: {uri: "file://$MODEL"}
+  resources: {cpu: "1", memory: 1Gi}
+  replicas: 1$g
+EOF2
+}
+replica() { # replica NAME MODEL NODE
+    cat <<EOF2 | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: ModelReplica
+metadata:
+  name: $1
+  namespace: team-a
+  labels: {kllm.io/model: $2, kllm.io/revision: "1", kllm.io/node: $3}
+spec:
+  model: $2
+  revision: 1
+  nodeName: $3
+  source: {uri: "file://$MODEL"}
+  engine: {contextSize: 256, parallel: 2}
+  resources: {cpu: "1", memory: 1Gi}
+EOF2
+}
+model team-a alpha
+model team-a beta
+model team-b alpha
+model team-a gamma zzz-never-produced
+replica alpha-1-a alpha node-a
+replica beta-1-b beta node-b
+replica gamma-1-a gamma node-a
+wait_for "alpha-1-a Ready on node-a" 60 eq Ready modelreplica alpha-1-a '{.status.phase}'
+wait_for "beta-1-b Ready on node-b" 60 eq Ready modelreplica beta-1-b '{.status.phase}'
+eq "127.0.0.1:$port_b" modelreplica beta-1-b '{.status.endpoint}' && ok "beta-1-b endpoint is node-b" ||
+    fail "beta-1-b endpoint: $(jp modelreplica beta-1-b '{.status.endpoint}')"
+[ -n "$(jp modelreplica alpha-1-a '{.status.readyAt}')" ] && ok "alpha-1-a readyAt set" || fail "alpha-1-a readyAt"
+wait_for "gamma-1-a Failed (golden prompt)" 60 eq Failed modelreplica gamma-1-a '{.status.phase}'
+jp modelreplica gamma-1-a '{.status.message}' | grep -q "golden prompt" && ok "gamma-1-a message names the golden prompt" ||
+    fail "gamma-1-a message: $(jp modelreplica gamma-1-a '{.status.message}')"
+wait_for "node-a allocated cpu counts its 2 replicas" 20 eq 2000m inferencenode node-a '{.status.allocated.cpu}'
+k delete modelreplica gamma-1-a -n team-a >/dev/null
+
+# --- routing ------------------------------------------------------------------------
+complete() { # complete URL MODEL [STREAM]: prints "CODE BODY"
+    curl -s -o "$work/out" -w '%{http_code}' "$1/v1/completions" -H 'Content-Type: application/json' \
+        -d "{\"model\":\"$2\",\"prompt\":\"Hello\",\"max_tokens\":4,\"temperature\":0${3:+,\"stream\":true}}"
+}
+check() { # check DESCRIPTION EXPECTED_CODE URL MODEL [STREAM] [GREP]
+    code=$(complete "$3" "$4" "${5:-}")
+    if [ "$code" = "$2" ] && { [ -z "${6:-}" ] || grep -q -- "$6" "$work/out"; }; then
+        ok "$1"
+    else
+        fail "$1: got $code $(head -c 300 "$work/out")"
+    fi
+}
+served() { # served URL MODEL: 200 requests counted on that agent
+    curl -s "$1/metrics" | grep "^kllm_requests_total{model=\"$2\",revision=\"1\",code=\"200\"}" | awk '{print $2}'
+}
+check "alpha on node-a (local)" 200 "$A" team-a/alpha "" '"text_completion"'
+check "beta to node-a is proxied to node-b" 200 "$A" team-a/beta "" '"model":"team-a/beta"'
+check "alpha to node-b is proxied to node-a" 200 "$B" team-a/alpha "" '"model":"team-a/alpha"'
+check "streamed beta through node-a" 200 "$A" team-a/beta 1 'data: \[DONE\]'
+check "plain name beta resolves" 200 "$B" beta
+check "plain alpha is ambiguous (team-a, team-b)" 400 "$A" alpha "" 'team-b/alpha'
+check "unknown model 404" 404 "$A" team-a/nope
+check "team-b/alpha has no replica: 503" 503 "$B" team-b/alpha
+[ "$(served "$B" team-a/beta)" = 3 ] && ok "node-b served the 3 beta requests (revision label)" ||
+    fail "node-b beta count: $(curl -s "$B/metrics" | grep 'kllm_requests_total{model="team-a/beta"')"
+[ "$(served "$A" team-a/alpha)" = 2 ] && ok "node-a served both alpha requests" ||
+    fail "node-a alpha count: $(curl -s "$A/metrics" | grep 'kllm_requests_total{model="team-a/alpha"')"
+curl -s "$B/v1/models" | grep -q '"team-b/alpha"' && ok "/v1/models lists NAMESPACE/NAME" || fail "/v1/models"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$A/v1/completions" -H 'X-Kllm-Revision: 7' \
+    -d '{"model":"team-a/beta","prompt":"Hello","max_tokens":2}')
+[ "$code" = 503 ] && ok "X-Kllm-Revision pins (no revision 7: 503)" || fail "pin to revision 7 gave $code"
+wait_for "node-a readyz with its replica" 20 curl -sf "$A/readyz"
+
+# --- a peer that refuses is retried on another replica ---------------------------------
+# A Ready replica whose endpoint refuses connections, plus the real one: every
+# request still succeeds (the dead one is tried at most once per request).
+replica beta-1-dead beta node-dead
+k patch modelreplica beta-1-dead -n team-a --subresource=status --type=merge \
+    -p '{"status":{"phase":"Ready","endpoint":"127.0.0.1:1"}}' >/dev/null
+sleep 1
+okc=0
+for n in 1 2 3 4; do [ "$(complete "$A" team-a/beta)" = 200 ] && okc=$((okc + 1)); done
+[ $okc = 4 ] && ok "a refusing peer is retried on another replica (4/4)" || fail "refusing peer: $okc/4 ok"
+k delete modelreplica beta-1-dead -n team-a >/dev/null
+
+# --- deletion unloads ------------------------------------------------------------------
+k delete modelreplica beta-1-b -n team-a >/dev/null
+wait_for "node-b unloads beta-1-b" 30 sh -c "grep -q 'replica unloaded' $work/node-b.log"
+wait_for "beta is gone from routing (503)" 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $A/v1/completions -d '{\"model\":\"team-a/beta\",\"prompt\":\"x\",\"max_tokens\":1}')\" = 503 ]"
+
+# --- shutdown ---------------------------------------------------------------------------
+stop_agent "$pid_b"
+st=$?
+pid_b=""
+grep -q '"stopped"\|stopped' "$work/node-b.log" && ok "node-b stopped on SIGTERM" || fail "node-b stop (see $work/node-b.log)"
+
+if [ $failures -gt 0 ]; then
+    echo "agent-cluster: $failures check(s) FAILED (logs in $work)"
+    exit 1
+fi
+echo "agent-cluster: all checks passed"
