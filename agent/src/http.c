@@ -371,9 +371,14 @@ static struct srv_model *cluster_pick(struct srv *s, struct MHD_Connection *c, s
         int pr_rc = proxy_forward(c, &pr, ret);
         if (rt->peer_load) rt->peer_load(rt->ud, r.endpoint[i], -1);
         if (pr_rc == PROXY_SENT) {
-            const char *kv[] = {"path", rq->path, "model", ar->model, "peer", r.endpoint[i], NULL};
-            klog_kv(KLOG_DEBUG, "router", "proxied", kv);
-            request_done(s, NULL, rq->path, status, 0, 0, rq->t0_ns);
+            mx_proxied(s->mx, status);
+            if (klog_enabled(KLOG_INFO)) {
+                char stt[12];
+                snprintf(stt, sizeof stt, "%d", status);
+                const char *kv2[] = {"path", rq->path, "model",       ar->model, "status",
+                                     stt,    "peer",   r.endpoint[i], NULL};
+                klog_kv(KLOG_INFO, "http", "request proxied", kv2);
+            }
             return NULL;
         }
         const char *kv[] = {"model", ar->model, "peer", r.endpoint[i], NULL};

@@ -53,6 +53,16 @@ out:
     return mm;
 }
 
+void mx_proxied(struct mx *m, int status)
+{
+    pthread_mutex_lock(&m->mu);
+    if (status >= 200 && status < 300)
+        m->proxied_ok++;
+    else
+        m->proxied_err++;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void mx_request_done(struct mx *m, struct mx_model *mm, int status)
 {
     pthread_mutex_lock(&m->mu);
@@ -185,6 +195,15 @@ int mx_render(struct mx *m, struct abuf *o)
                  "API requests answered before a model was chosen (bad input, unknown model).");
     rc |= abuf_printf(o, "kllm_unrouted_requests_total %llu\n",
                       (unsigned long long)m->http_codes_other);
+    if (m->proxied_ok || m->proxied_err) {
+        rc |= FAMILY("kllm_proxied_requests_total", "counter",
+                     "API requests this agent forwarded to a peer agent (the peer counts them "
+                     "per model and revision), by outcome.");
+        rc |= abuf_printf(o, "kllm_proxied_requests_total{result=\"ok\"} %llu\n",
+                          (unsigned long long)m->proxied_ok);
+        rc |= abuf_printf(o, "kllm_proxied_requests_total{result=\"error\"} %llu\n",
+                          (unsigned long long)m->proxied_err);
+    }
     rc |= FAMILY("kllm_requests_in_flight", "gauge", "Requests holding a decode slot.");
     for (int i = 0; i < m->n_models; i++)
         rc |= abuf_printf(o, "kllm_requests_in_flight{%s} %lld\n", m->models[i].label,

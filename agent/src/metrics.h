@@ -57,8 +57,9 @@ struct mx {
     pthread_mutex_t mu;
     struct mx_model models[MX_MAX_MODELS];
     int n_models;
-    uint64_t http_codes_other; /* requests that named no served model */
-    uint64_t cache_bytes;      /* size of the model cache directory */
+    uint64_t http_codes_other;        /* requests that named no served model */
+    uint64_t cache_bytes;             /* size of the model cache directory */
+    uint64_t proxied_ok, proxied_err; /* cluster mode: answered by a peer (2xx / other) */
 };
 
 int mx_init(struct mx *m);
@@ -71,6 +72,8 @@ struct mx_model *mx_add_model(struct mx *m, const char *name);
 struct mx_model *mx_model_get(struct mx *m, const char *name, int32_t revision, bool reuse);
 
 void mx_request_done(struct mx *m, struct mx_model *mm, int status);
+/* A request answered by a peer agent with this HTTP status (cluster mode). */
+void mx_proxied(struct mx *m, int status);
 void mx_add_gauges(struct mx *m, struct mx_model *mm, int64_t d_in_flight, int64_t d_queued);
 void mx_add_tokens(struct mx *m, struct mx_model *mm, uint64_t prompt, uint64_t generated);
 void mx_observe_ttft(struct mx *m, struct mx_model *mm, double seconds);

@@ -260,6 +260,8 @@ check "team-b/alpha has no replica: 503" 503 "$B" team-b/alpha
     fail "node-b beta count: $(curl -s "$B/metrics" | grep 'kllm_requests_total{model="team-a/beta"')"
 [ "$(served "$A" team-a/alpha)" = 2 ] && ok "node-a served both alpha requests" ||
     fail "node-a alpha count: $(curl -s "$A/metrics" | grep 'kllm_requests_total{model="team-a/alpha"')"
+curl -s "$A/metrics" | grep -q '^kllm_proxied_requests_total{result="ok"} [1-9]' &&
+    ok "node-a counts what it proxied" || fail "node-a kllm_proxied_requests_total"
 curl -s "$B/v1/models" | grep -q '"team-b/alpha"' && ok "/v1/models lists NAMESPACE/NAME" || fail "/v1/models"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$A/v1/completions" -H 'X-Kllm-Revision: 7' \
     -d '{"model":"team-a/beta","prompt":"Hello","max_tokens":2}')
