@@ -341,6 +341,8 @@ static cJSON *node_status_new(struct cluster *cl)
     return s;
 }
 
+static int node_register(struct cluster *cl, char *err, size_t errlen);
+
 /* Writes the InferenceNode status when it differs from the last write. */
 static void node_status_sync(struct cluster *cl)
 {
@@ -362,7 +364,12 @@ static void node_status_sync(struct cluster *cl)
     cJSON_AddItemToArray(conds, c);
     cJSON *send = s;
     s = NULL;
-    if (patch_status(cl, &r_nodes, NULL, cl->node, send) == 0) {
+    char err[256];
+    int rc = patch_status(cl, &r_nodes, NULL, cl->node, send);
+    if (rc == KUBE_ENOTFOUND && node_register(cl, err, sizeof err) == 0)
+        klogf(KLOG_WARN, "cluster", "InferenceNode %s was deleted; created it again (status next)",
+              cl->node); /* last_status unchanged: the next pass writes it */
+    if (rc == 0) {
         free(cl->last_status);
         cl->last_status = txt;
         txt = NULL;

@@ -50,7 +50,9 @@ stop_agent() { # stop_agent PID
     fi
     wait "$1" 2>/dev/null
 }
+fs_pid=""
 cleanup() {
+    [ -n "$fs_pid" ] && kill "$fs_pid" 2>/dev/null
     stop_agent "$pid_a"
     stop_agent "$pid_b"
     [ -n "$own_cluster" ] && ./e2e/cluster/down.sh
@@ -279,6 +281,41 @@ okc=0
 for n in 1 2 3 4; do [ "$(complete "$A" team-a/beta)" = 200 ] && okc=$((okc + 1)); done
 [ $okc = 4 ] && ok "a refusing peer is retried on another replica (4/4)" || fail "refusing peer: $okc/4 ok"
 k delete modelreplica beta-1-dead -n team-a >/dev/null
+
+# --- an http(s) source: Downloading with progress, then cachedModels -----------------
+if command -v node >/dev/null; then
+    SHA=$(sha256sum "$MODEL" | cut -d' ' -f1)
+    node agent/tests/fileserver.cjs "$MODEL" 0 1500 >"$work/fs.log" 2>&1 &
+    fs_pid=$!
+    for _ in $(seq 50); do grep -q '^port ' "$work/fs.log" && break; sleep 0.1; done
+    FSURL=http://127.0.0.1:$(sed -n 's/^port //p' "$work/fs.log")/m.gguf
+    cat <<EOF2 | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: ModelReplica
+metadata:
+  name: delta-1-b
+  namespace: team-a
+  labels: {kllm.io/model: delta, kllm.io/revision: "1", kllm.io/node: node-b}
+spec:
+  model: delta
+  revision: 1
+  nodeName: node-b
+  source: {uri: "$FSURL", sha256: "$SHA"}
+  engine: {contextSize: 256, parallel: 1}
+EOF2
+    wait_for "delta-1-b Downloading" 20 eq Downloading modelreplica delta-1-b '{.status.phase}'
+    wait_for "delta-1-b Ready after the download" 60 eq Ready modelreplica delta-1-b '{.status.phase}'
+    eq 100 modelreplica delta-1-b '{.status.progress}' && ok "delta-1-b progress 100" ||
+        fail "delta-1-b progress: $(jp modelreplica delta-1-b '{.status.progress}')"
+    [ -n "$(jp modelreplica delta-1-b '{.status.startedAt}')" ] && ok "delta-1-b startedAt" || fail "delta-1-b startedAt"
+    wait_for "node-b cachedModels lists the download" 20 eq "$SHA" inferencenode node-b '{.status.cachedModels[0].sha256}'
+    k delete modelreplica delta-1-b -n team-a >/dev/null
+    kill "$fs_pid" 2>/dev/null
+    wait "$fs_pid" 2>/dev/null
+    fs_pid=""
+else
+    echo "skip http(s) source (no node)"
+fi
 
 # --- deletion unloads ------------------------------------------------------------------
 k delete modelreplica beta-1-b -n team-a >/dev/null
