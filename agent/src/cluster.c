@@ -1151,8 +1151,22 @@ void cluster_stop(struct cluster *cl)
     cl->worker_running = cl->lease_running = false;
     if (cl->inf_reps) kube_informer_stop(cl->inf_reps);
     if (cl->inf_models) kube_informer_stop(cl->inf_models);
-    for (int i = 0; cl->slots && i < cl->o.n_slots; i++)
-        if (cl->slots[i].used) slot_unload(cl, i);
+    for (int i = 0; cl->slots && i < cl->o.n_slots; i++) {
+        if (!cl->slots[i].used) continue;
+        /* Tell the fleet at once (peers stop routing here, the operator sees
+         * it) rather than leave a Ready replica behind a dead endpoint; the
+         * next start of the agent brings it up again. */
+        char key[KEY_MAX], msg[300];
+        memcpy(key, cl->slots[i].key, sizeof key);
+        char *slash = strchr(key, '/');
+        bool was_ready = atomic_load(&cl->o.slots[i].loaded);
+        slot_unload(cl, i);
+        if (slash && was_ready && cl->c) {
+            *slash = '\0';
+            snprintf(msg, sizeof msg, "kllm-agent on node %s stopped", cl->node);
+            replica_status(cl, key, slash + 1, "Pending", -1, msg, false);
+        }
+    }
 }
 
 void cluster_free(struct cluster *cl)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -29,6 +30,7 @@ struct xfer {
     bool done;       /* transfer finished */
     long code;       /* peer HTTP status, 0 when none */
     char ctype[128]; /* peer Content-Type */
+    char retry[16];  /* peer Retry-After */
 };
 
 static void xfer_unref(struct xfer *x)
@@ -45,23 +47,32 @@ static void xfer_unref(struct xfer *x)
     free(x);
 }
 
+/* Copies the value of header `name:` from line p into out if it is that header. */
+static void header_value(const char *p, size_t len, const char *name, char *out, size_t cap,
+                         pthread_mutex_t *mu)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(p, name, nl) != 0) return;
+    const char *v = p + nl;
+    size_t vl = len - nl;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
+    if (vl >= cap) return;
+    pthread_mutex_lock(mu);
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    pthread_mutex_unlock(mu);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct xfer *x = arg;
     size_t len = size * n;
-    static const char ct[] = "content-type:";
-    if (len > sizeof ct && strncasecmp(p, ct, sizeof ct - 1) == 0) {
-        const char *v = p + sizeof ct - 1;
-        size_t vl = len - (sizeof ct - 1);
-        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-        if (vl < sizeof x->ctype) {
-            pthread_mutex_lock(&x->mu);
-            memcpy(x->ctype, v, vl);
-            x->ctype[vl] = '\0';
-            pthread_mutex_unlock(&x->mu);
-        }
-    }
+    header_value(p, len, "content-type:", x->ctype, sizeof x->ctype, &x->mu);
+    header_value(p, len, "retry-after:", x->retry, sizeof x->retry, &x->mu);
     return len;
 }
 
@@ -174,8 +185,9 @@ int proxy_forward(struct MHD_Connection *c, const struct proxy_req *pr, enum MHD
     x->accept = !refused;
     x->decided = true;
     pthread_cond_broadcast(&x->cv);
-    char ctype[128];
+    char ctype[128], retry[16];
     memcpy(ctype, x->ctype, sizeof ctype);
+    memcpy(retry, x->retry, sizeof retry);
     pthread_mutex_unlock(&x->mu);
     if (refused) goto out;
 
@@ -185,6 +197,7 @@ int proxy_forward(struct MHD_Connection *c, const struct proxy_req *pr, enum MHD
     fds[0] = -1; /* MHD closes it with the response */
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype[0] ? ctype : "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (retry[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     *ret = MHD_queue_response(c, (unsigned)code, r);
     MHD_destroy_response(r);
     result = PROXY_SENT;

@@ -324,9 +324,12 @@ wait_for "beta is gone from routing (503)" 20 sh -c "[ \"\$(curl -s -o /dev/null
 
 # --- shutdown ---------------------------------------------------------------------------
 stop_agent "$pid_b"
-st=$?
 pid_b=""
-grep -q '"stopped"\|stopped' "$work/node-b.log" && ok "node-b stopped on SIGTERM" || fail "node-b stop (see $work/node-b.log)"
+grep -q 'agent: stopped' "$work/node-b.log" && ok "node-b stopped on SIGTERM" || fail "node-b stop (see $work/node-b.log)"
+stop_agent "$pid_a"
+pid_a=""
+eq Pending modelreplica alpha-1-a '{.status.phase}' && ok "a stopped agent's replica is no longer Ready" ||
+    fail "alpha-1-a after stop: $(jp modelreplica alpha-1-a '{.status.phase}')"
 
 if [ $failures -gt 0 ]; then
     echo "agent-cluster: $failures check(s) FAILED (logs in $work)"
