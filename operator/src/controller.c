@@ -63,6 +63,8 @@ struct ctl_mstate {
      * (start the same rollout twice). Same for a revision we created. */
     char stale_rv[64];
     int64_t stale_ms;
+    int scaling; /* last ScalingActive verdict, 0 before the first decision */
+    char scaling_msg[400];
     int32_t rev_pending;
     int64_t rev_pending_ms;
     struct ctl_mstate *next;
@@ -639,6 +641,8 @@ struct ctl_model_view {
     int32_t have, ready;
     cJSON *analysis, *autoscaling; /* new status.analysis / .autoscaling, or NULL: keep */
     bool wrote_model;              /* the Model was written: the cache is behind */
+    int scaling;                   /* autoscaler: 0 off, 1 active, -1 metrics missing */
+    char scaling_msg[400];
 };
 
 static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_model_view *v,
@@ -735,6 +739,18 @@ static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_m
         tmp = op_plan_conditions_set_new(conds, "Degraded", false, "AsExpected", NULL, now_ms);
     cJSON_Delete(conds);
     conds = tmp;
+    if (v->scaling != 0 || op_plan_condition(conds, "ScalingActive") != -1) {
+        /* Like an HPA's ScalingActive: False while metrics are missing. */
+        tmp = op_plan_conditions_set_new(
+            conds, "ScalingActive", v->scaling > 0,
+            v->scaling > 0   ? "ValidMetrics"
+            : v->scaling < 0 ? "MetricsMissing"
+                             : "AutoscalingOff",
+            v->scaling ? v->scaling_msg : "spec.autoscaling is not set", now_ms);
+        cJSON_Delete(conds);
+        conds = tmp;
+        if (!conds) goto out;
+    }
     if (rolled_back && v->st.reason == OP_REASON_NONE &&
         op_plan_condition(conds, "RolledBack") == 1) {
         tmp = cJSON_Duplicate(conds, 1); /* restored from status: the reason is already there */
@@ -1059,6 +1075,8 @@ static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *ke
 
     if (!ms || op_plan_autoscale_spec(model, &spec, &metric)) return;
     if (*requeue_ms > SCALE_SAMPLE_MS) *requeue_ms = SCALE_SAMPLE_MS;
+    v->scaling = ms->scaling; /* between samples the last verdict stands */
+    snprintf(v->scaling_msg, sizeof(v->scaling_msg), "%s", ms->scaling_msg);
     if (ms->as_last_ms && now - ms->as_last_ms < SCALE_SAMPLE_MS) return;
     ms->as_last_ms = now;
     ctl_scrape_rev(reps, nodes, 0, key, &sum, &asked, &answered);
@@ -1080,12 +1098,16 @@ static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *ke
         *requeue_ms = d.requeue_after_ms;
     cJSON_Delete(v->autoscaling);
     v->autoscaling = cJSON_CreateObject();
+    v->scaling = d.held ? -1 : 1;
     if (d.held)
         snprintf(msg, sizeof(msg), "metrics of %d of %d ready replicas missing: holding %d",
                  asked - answered, asked, (int)d.desired);
     else
         snprintf(msg, sizeof(msg), "%s: load %.1f (panic window %.1f), target %.1f per replica",
                  op_autoscale_reason_name(d.reason), d.stable_load, d.panic_load, spec.target);
+    snprintf(v->scaling_msg, sizeof(v->scaling_msg), "%s", msg);
+    ms->scaling = v->scaling;
+    snprintf(ms->scaling_msg, sizeof(ms->scaling_msg), "%s", msg);
     if (v->autoscaling) {
         const cJSON *last = op_json_at(model, "status.autoscaling.lastScaleTime");
         cJSON_AddNumberToObject(v->autoscaling, "desiredReplicas", d.desired);

@@ -397,6 +397,20 @@ kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "rollback --to 2 afte
 wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
 k patch model tiny -n $MNS --type=json -p '[{"op":"remove","path":"/spec/rollout/analysis/goldenPrompts"}]' >/dev/null
 
+# --- a Failed canary replica aborts at once ---------------------------------------------------------------
+SHA6=6666666666666666666666666666666666666666666666666666666666666666
+k patch model tiny -n $MNS --type=merge -p "{\"spec\":{\"source\":{\"uri\":\"https://models.example.org/tiny-v6.gguf\",\"sha256\":\"$SHA6\"}}}" >/dev/null
+wait_for "rollout of revision 6" 20 eq 6 model tiny '{.status.canaryRevision}'
+wait_for "1 canary replica of revision 6" 20 reps_are kllm.io/revision=6 1
+for r in $(k get modelreplicas -n $MNS -l kllm.io/revision=6 -o name); do
+    k patch "$r" -n $MNS --subresource=status --type=merge -p '{"status":{"phase":"Failed","message":"sha256 mismatch"}}' >/dev/null
+done
+wait_for "Failed canary replica: RolledBack CanaryReplicaFailed" 20 eq "RolledBack CanaryReplicaFailed" model tiny '{.status.phase} {.status.conditions[?(@.type=="RolledBack")].reason}'
+wait_for "revision 6 replicas removed" 20 reps_are kllm.io/revision=6 0
+kubectl kllm rollback tiny -n $MNS >"$work/rb.txt" 2>&1; [ $? = 1 ] && grep -q "no revision before 2" "$work/rb.txt" && ok "rollback without --to: revision 1 was garbage-collected, one clear line" || fail "rollback without --to ($(cat "$work/rb.txt"))"
+kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null
+wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+
 # --- autoscaling: 2 in flight per replica against a target of 1 scales up at once (panic) -------------
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":{"minReplicas":1,"maxReplicas":3,"metric":"concurrency","target":1,"scaleDownDelaySeconds":1}}}' >/dev/null
 wait_for "autoscaler sets spec.replicas 3 (clamped to max)" 30 eq 3 model tiny '{.spec.replicas}'
@@ -405,6 +419,10 @@ grep -q 'replicas 2 -> 3' "$work/scaled.txt" && ok "Event Scaled with the number
 wait_for "3 replicas of revision 2" 20 reps_are kllm.io/revision=2 3
 set_ready kllm.io/revision=2 "$good_ep"
 wait_for "status.autoscaling.desiredReplicas 3" 20 eq 3 model tiny '{.status.autoscaling.desiredReplicas}'
+wait_for "condition ScalingActive=True" 20 eq "True ValidMetrics" model tiny '{.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason}' || jp model tiny "{.status.autoscaling} {.status.conditions}"
+k patch modelreplica tiny-2-0 -n $MNS --subresource=status --type=merge -p '{"status":{"endpoint":"127.0.0.1:1"}}' >/dev/null
+wait_for "a replica without metrics: ScalingActive=False MetricsMissing, replicas held" 20 eq "False MetricsMissing 3" model tiny '{.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason} {.spec.replicas}'
+set_ready kllm.io/revision=2 "$good_ep"
 kubectl kllm top tiny -n $MNS >"$work/top.txt" 2>&1
 [ "$(awk '$4 == "Ready" && $5 == 2' "$work/top.txt" | wc -l)" = 3 ] &&
     ok "kubectl kllm top: 3 Ready replicas, 2 in flight each" || { fail "kubectl kllm top"; cat "$work/top.txt"; }
@@ -433,9 +451,9 @@ wait_for "Degraded=False again" 20 eq False model tiny '{.status.conditions[?(@.
 
 # --- metrics, deletion, shutdown ------------------------------------------------------------------
 curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
-grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 3' "$work/metrics.txt" &&
+grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 4' "$work/metrics.txt" &&
     grep -q '^kllm_operator_scale_decisions_total [1-9]' "$work/metrics.txt" &&
-    ok "/metrics: leader 1, rollbacks 3, scale decisions" || fail "/metrics: leader 1, rollbacks 3, scale decisions"
+    ok "/metrics: leader 1, rollbacks 4, scale decisions" || fail "/metrics: leader 1, rollbacks 4, scale decisions"
 kill -TERM "$op_pid"
 wait "$op_pid"
 st=$?
