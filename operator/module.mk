@@ -47,7 +47,16 @@ $(BUILD)/tests/operator/%: $(BUILD)/operator/tests/%.o $(OPERATOR_LIB) $(OPERATO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lcjson $(LDLIBS)
 
-# e2e of the operator on a private control plane (operator/tests/e2e_operator.sh).
+# e2e of the operator (operator/tests/e2e_operator.sh). `make e2e-operator`
+# always brings up its own control plane (KLLM_CLUSTER_DIR, default
+# $(BUILD)/cluster-operator-e2e) and takes it down. $(OPERATOR_E2E) is the
+# same test as a program for e2e/run.sh, which runs it against the cluster
+# it has started (KUBECONFIG set).
+OPERATOR_E2E := $(BUILD)/operator-e2e/e2e-operator
 .PHONY: e2e-operator
 e2e-operator: deps-quiet $(OPERATOR_BIN) $(PLUGIN_BIN)
-	@BUILD=$(BUILD) ./operator/tests/e2e_operator.sh
+	@env -u KUBECONFIG BUILD=$(BUILD) ./operator/tests/e2e_operator.sh
+$(OPERATOR_E2E): operator/tests/e2e_operator.sh $(OPERATOR_BIN) $(PLUGIN_BIN)
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nBUILD=%s exec operator/tests/e2e_operator.sh\n' $(BUILD) > $@
+	chmod +x $@
