@@ -268,7 +268,22 @@ static void replica_status(struct cluster *cl, const char *ns, const char *name,
         cJSON_AddStringToObject(s, "readyAt", now);
     }
     if (ready || strcmp(phase, "Failed") == 0) {
+        /* A merge patch replaces the whole list: keep the other writers'
+         * conditions (the operator's Scheduled) as the cache has them. */
         cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
+        cJSON *cur = NULL;
+        char key[KEY_MAX];
+        snprintf(key, sizeof key, "%s/%s", ns, name);
+        if (conds && kube_store_get(kube_informer_store(cl->inf_reps), key, &cur) == 0) {
+            const cJSON *old = jat(cur, "status", "conditions", NULL), *oc;
+            cJSON_ArrayForEach(oc, old)
+            {
+                const char *t = jstr(oc, "type", NULL, NULL);
+                if (t && strcmp(t, "Ready") != 0)
+                    cJSON_AddItemToArray(conds, cJSON_Duplicate(oc, 1));
+            }
+        }
+        cJSON_Delete(cur);
         cJSON *c = cJSON_CreateObject();
         if (conds && c) {
             cJSON_AddStringToObject(c, "type", "Ready");

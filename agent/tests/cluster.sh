@@ -199,14 +199,14 @@ spec:
   replicas: 1$g
 EOF2
 }
-replica() { # replica NAME MODEL NODE
+replica() { # replica NAME MODEL NODE [LABEL_NODE]
     cat <<EOF2 | k apply -f - >/dev/null
 apiVersion: kllm.io/v1alpha1
 kind: ModelReplica
 metadata:
   name: $1
   namespace: team-a
-  labels: {kllm.io/model: $2, kllm.io/revision: "1", kllm.io/node: $3}
+  labels: {kllm.io/model: $2, kllm.io/revision: "1", kllm.io/node: ${4:-$3}}
 spec:
   model: $2
   revision: 1
@@ -220,13 +220,23 @@ model team-a alpha
 model team-a beta
 model team-b alpha
 model team-a gamma zzz-never-produced
-replica alpha-1-a alpha node-a
+# alpha-1-a is bound the way the operator binds: created unlabelled, its
+# Scheduled condition written, then labelled for the node (the agent must
+# keep the condition when it adds its own).
+replica alpha-1-a alpha node-a unbound
+k patch modelreplica alpha-1-a -n team-a --subresource=status --type=merge \
+    -p '{"status":{"conditions":[{"type":"Scheduled","status":"True","reason":"Bound","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}' >/dev/null
+k label modelreplica alpha-1-a -n team-a --overwrite kllm.io/node=node-a >/dev/null
 replica beta-1-b beta node-b
 replica gamma-1-a gamma node-a
 wait_for "alpha-1-a Ready on node-a" 60 eq Ready modelreplica alpha-1-a '{.status.phase}'
 wait_for "beta-1-b Ready on node-b" 60 eq Ready modelreplica beta-1-b '{.status.phase}'
 eq "127.0.0.1:$port_b" modelreplica beta-1-b '{.status.endpoint}' && ok "beta-1-b endpoint is node-b" ||
     fail "beta-1-b endpoint: $(jp modelreplica beta-1-b '{.status.endpoint}')"
+eq True modelreplica alpha-1-a '{.status.conditions[?(@.type=="Ready")].status}' &&
+    eq Bound modelreplica alpha-1-a '{.status.conditions[?(@.type=="Scheduled")].reason}' &&
+    ok "alpha-1-a Ready condition set, Scheduled kept" ||
+    fail "alpha-1-a conditions: $(jp modelreplica alpha-1-a '{.status.conditions}')"
 [ -n "$(jp modelreplica alpha-1-a '{.status.readyAt}')" ] && ok "alpha-1-a readyAt set" || fail "alpha-1-a readyAt"
 wait_for "gamma-1-a Failed (golden prompt)" 60 eq Failed modelreplica gamma-1-a '{.status.phase}'
 jp modelreplica gamma-1-a '{.status.message}' | grep -q "golden prompt" && ok "gamma-1-a message names the golden prompt" ||
