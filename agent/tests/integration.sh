@@ -104,12 +104,24 @@ echo "integration: $BIN on $MODEL"
 "$BIN" --help >"$TMP/out" 2>&1
 eq "--help exits 0" $? 0
 check "--help mentions --model" grep -q -- '--model NAME=URI' "$TMP/out"
+check "--help documents cluster mode" grep -q -- '--node-name NAME' "$TMP/out"
 eq "--version" "$("$BIN" --version)" "kllm-agent $(cat VERSION)"
 "$BIN" --bogus >"$TMP/out" 2>&1
 eq "bad flag exits 2" $? 2
 eq "bad flag: one line" "$(wc -l <"$TMP/out")" 1
 "$BIN" --model tiny="$MODEL" --parallel zero >/dev/null 2>&1
 eq "bad number exits 2" $? 2
+"$BIN" --node-name n --model tiny="$MODEL" >/dev/null 2>&1
+eq "--model with --node-name exits 2" $? 2
+"$BIN" --kubeconfig /nonexistent >/dev/null 2>&1
+eq "cluster flags without --node-name exit 2" $? 2
+"$BIN" --node-name n --cpu lots >"$TMP/out2" 2>&1
+eq "bad --cpu exits 2" $? 2
+"$BIN" --node-name n --memory 8Gb >/dev/null 2>&1
+eq "bad --memory exits 2" $? 2
+"$BIN" --node-name n --kubeconfig /nonexistent/kubeconfig --listen 127.0.0.1:0 >"$TMP/out2" 2>&1
+eq "unreadable kubeconfig exits 1" $? 1
+eq "unreadable kubeconfig: one line" "$(wc -l <"$TMP/out2")" 1
 "$BIN" --model tiny=/nonexistent/model.gguf --listen 127.0.0.1:0 >"$TMP/out" 2>&1
 check "missing model file fails" test $? -ne 0
 check "missing model file: clear message" grep -q 'cannot load' "$TMP/out"
