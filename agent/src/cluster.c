@@ -789,6 +789,15 @@ static void replicas_sync(struct cluster *cl)
         slot_unload(cl, i);
     }
     const cJSON *it;
+    /* Replicas bound here that nobody has reported on yet are Pending until
+     * the worker gets to them (bring-ups run one at a time). */
+    cJSON_ArrayForEach(it, mine)
+    {
+        const char *nn = jstr(it, "spec", "nodeName", NULL);
+        if (!nn || strcmp(nn, cl->node) != 0 || jstr(it, "status", "phase", NULL)) continue;
+        if (jat(it, "metadata", "deletionTimestamp", NULL)) continue;
+        replica_status(cl, kube_obj_namespace(it), kube_obj_name(it), "Pending", -1, NULL, false);
+    }
     cJSON_ArrayForEach(it, mine)
     {
         const char *nn = jstr(it, "spec", "nodeName", NULL);

@@ -280,6 +280,27 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$A/v1/completions" -H 'X-Kllm-Rev
 [ "$code" = 503 ] && ok "X-Kllm-Revision pins (no revision 7: 503)" || fail "pin to revision 7 gave $code"
 wait_for "node-a readyz with its replica" 20 curl -sf "$A/readyz"
 
+# 24 requests at once, half of them through the proxy, half streamed
+i=0
+while [ $i -lt 24 ]; do
+    url=$A
+    [ $((i % 2)) = 1 ] && url=$B
+    st=""
+    [ $((i % 4)) -ge 2 ] && st=',"stream":true'
+    curl -s -o /dev/null -w '%{http_code}\n' "$url/v1/completions" \
+        -d "{\"model\":\"team-a/alpha\",\"prompt\":\"Hello\",\"max_tokens\":8$st}" >>"$work/par" &
+    par_pids="${par_pids:-} $!"
+    i=$((i + 1))
+done
+for p in $par_pids; do wait "$p"; done
+[ "$(grep -c '^200$' "$work/par")" = 24 ] && ok "24 concurrent requests (12 proxied) all 200" ||
+    fail "concurrent: $(sort "$work/par" | uniq -c | tr '\n' ' ')"
+# a client that leaves a proxied stream frees the slot on the peer
+curl -s -m 1 -o /dev/null "$B/v1/completions" \
+    -d '{"model":"team-a/alpha","prompt":"Hello","max_tokens":2000,"stream":true}' 2>/dev/null
+wait_for "node-a frees the slot of a stream abandoned at node-b" 20 sh -c \
+    "curl -s $A/metrics | grep -q '^kllm_requests_in_flight{model=\"team-a/alpha\",revision=\"1\"} 0'"
+
 # --- a peer that refuses is retried on another replica ---------------------------------
 # A Ready replica whose endpoint refuses connections, plus the real one: every
 # request still succeeds (the dead one is tried at most once per request).
