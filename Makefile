@@ -28,7 +28,7 @@ TEST_BINS  :=
 BENCH_CMDS :=
 
 .SECONDARY:
-.PHONY: all deps test check lint format bench demo clean fuzz helm-test
+.PHONY: all deps test check lint format bench demo clean fuzz helm-test install
 all: deps-quiet build-all
 
 include common/module.mk
@@ -75,6 +75,13 @@ bench: deps-quiet $(BINS)
 
 demo: deps-quiet $(BINS)
 	@./scripts/demo.sh
+
+# make install [PREFIX=/usr/local]: every program, kubectl-kllm included
+# (kubectl finds plugins named kubectl-* on PATH).
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build
