@@ -4,7 +4,8 @@
 #                       kube-controller-manager on free 127.0.0.1 ports;
 #                       prints the admin kubeconfig path
 #   make cluster-down   stop exactly what cluster-up started
-#   make e2e            cluster-up, integration tests, cluster-down (always)
+#   make e2e            cluster-up, integration tests (kube/, chart, operator),
+#                       cluster-down (always)
 #
 # KLLM_CLUSTER_DIR (default build/cluster) holds the state of one cluster.
 .PHONY: cluster-up cluster-down e2e k8s-binaries
@@ -18,5 +19,8 @@ cluster-up:
 cluster-down:
 	@./e2e/cluster/down.sh
 
-e2e: deps-quiet $(KUBE_IT_BINS)
-	@./e2e/run.sh $(KUBE_IT_BINS) scripts/helm-test.sh
+# One private cluster for the kube/ integration tests, the chart against the
+# API server, and the operator's end-to-end test (agent stand-ins). The
+# agents' cluster mode has its own: make agent-cluster-test.
+e2e: deps-quiet $(KUBE_IT_BINS) $(OPERATOR_E2E)
+	@./e2e/run.sh $(KUBE_IT_BINS) scripts/helm-test.sh $(OPERATOR_E2E)
