@@ -71,54 +71,51 @@ size_t kern_act_row_bytes(uint32_t act_type, int64_t n)
 void kern_quantize_rows(uint32_t act_type, const float *x, size_t n, void *dst, size_t row_bytes,
                         int32_t nrows)
 {
+    const int avx2 = kern_path() == KERN_AVX2;
 #pragma omp for schedule(static) nowait
     for (int32_t b = 0; b < nrows; b++) {
         const float *xr = x + (size_t)b * n;
         uint8_t *d = (uint8_t *)dst + (size_t)b * row_bytes;
-        if (act_type == KERN_ACT_F16_AS_F32) {
-            float *f = (float *)(void *)d;
-            for (size_t i = 0; i < n; i++) f[i] = q_f16_to_f32(q_f32_to_f16(xr[i]));
-        } else {
+        if (act_type == KERN_ACT_F16_AS_F32) /* only chosen on the AVX2 path */
+            kern_round_f16_avx2(xr, (float *)(void *)d, (int64_t)n);
+        else if (act_type == LLM_TYPE_Q8_0 && avx2)
+            kern_quantize_q8_0_avx2(xr, d, (int64_t)n);
+        else
             q_quantize_row(act_type, xr, d, (int64_t)n);
-        }
     }
 }
 
-/* One weight row against every activation row, four at a time. */
-static void row_avx2(uint32_t wtype, const uint8_t *wr, int64_t n_in, const uint8_t *xb,
-                     size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows)
+/* Weight rows [r0, r1) against every activation row. The block's weights
+ * stay in L2 while groups of four activation rows pass through L1; within a
+ * group, 2x4 register tiles where the type has them, 1x4 otherwise. With
+ * fewer than four activation rows (decode) the rows are simply streamed. */
+static void block_avx2(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in,
+                       int64_t r0, int64_t r1, const uint8_t *xb, size_t xrow_bytes, float *out,
+                       size_t out_stride, int32_t nrows)
 {
-    int32_t b = 0;
-    for (; b + 4 <= nrows; b += 4) {
-        float o[4];
-        kern_dot4_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o);
-        for (int j = 0; j < 4; j++) out[(size_t)(b + j) * out_stride] = o[j];
-    }
-    for (; b < nrows; b++)
-        out[(size_t)b * out_stride] = kern_dot_avx2(wtype, wr, xb + (size_t)b * xrow_bytes, n_in);
-}
-
-/* Two adjacent weight rows against every activation row: 2x4 tiles where
- * the type has a pair kernel, row by row otherwise. */
-static void pair_avx2(uint32_t wtype, const uint8_t *w0, size_t wrow_bytes, int64_t n_in,
-                      const uint8_t *xb, size_t xrow_bytes, float *out, size_t out_stride,
-                      int32_t nrows)
-{
-    const uint8_t *w1 = w0 + wrow_bytes;
     int32_t b = 0;
     float o[8];
     for (; b + 4 <= nrows; b += 4) {
-        if (!kern_dot2x4_avx2(wtype, w0, w1, xb + (size_t)b * xrow_bytes, xrow_bytes, n_in, o))
-            break;
-        for (int j = 0; j < 4; j++) {
-            out[(size_t)(b + j) * out_stride] = o[j];
-            out[(size_t)(b + j) * out_stride + 1] = o[4 + j];
+        const uint8_t *x4 = xb + (size_t)b * xrow_bytes;
+        float *o4 = out + (size_t)b * out_stride;
+        int64_t r = r0;
+        for (; r + 1 < r1; r += 2) {
+            const uint8_t *w0 = w + (size_t)r * wrow_bytes;
+            if (!kern_dot2x4_avx2(wtype, w0, w0 + wrow_bytes, x4, xrow_bytes, n_in, o)) break;
+            for (int j = 0; j < 4; j++) {
+                o4[(size_t)j * out_stride + (size_t)r] = o[j];
+                o4[(size_t)j * out_stride + (size_t)r + 1] = o[4 + j];
+            }
+        }
+        for (; r < r1; r++) {
+            kern_dot4_avx2(wtype, w + (size_t)r * wrow_bytes, x4, xrow_bytes, n_in, o);
+            for (int j = 0; j < 4; j++) o4[(size_t)j * out_stride + (size_t)r] = o[j];
         }
     }
-    xb += (size_t)b * xrow_bytes;
-    out += (size_t)b * out_stride;
-    row_avx2(wtype, w0, n_in, xb, xrow_bytes, out, out_stride, nrows - b);
-    row_avx2(wtype, w1, n_in, xb, xrow_bytes, out + 1, out_stride, nrows - b);
+    for (; b < nrows; b++)
+        for (int64_t r = r0; r < r1; r++)
+            out[(size_t)b * out_stride + (size_t)r] =
+                kern_dot_avx2(wtype, w + (size_t)r * wrow_bytes, xb + (size_t)b * xrow_bytes, n_in);
 }
 
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
@@ -126,19 +123,15 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
 {
     const uint8_t *xb = x;
     if (kern_path() == KERN_AVX2) {
-        /* Pairs of weight rows, each pair against four activation rows at a
-         * time from registers: a weight block is loaded once per 4 rows, an
-         * activation block once per 2. The activation rows stay in L1/L2. */
-        const int64_t pairs = (n_out + 1) / 2;
+        /* Blocks of weight rows of about 192 KiB (an even count, 2..64 rows),
+         * split between the threads in contiguous runs. */
+        int64_t rpb = (int64_t)((192u << 10) / (wrow_bytes ? wrow_bytes : 1));
+        rpb = rpb < 2 ? 2 : rpb > 64 ? 64 : rpb & ~(int64_t)1;
+        const int64_t nblk = (n_out + rpb - 1) / rpb;
 #pragma omp for schedule(static) nowait
-        for (int64_t p = 0; p < pairs; p++) {
-            int64_t r = 2 * p;
-            if (r + 1 < n_out)
-                pair_avx2(wtype, w + (size_t)r * wrow_bytes, wrow_bytes, n_in, xb, xrow_bytes,
-                          out + r, out_stride, nrows);
-            else
-                row_avx2(wtype, w + (size_t)r * wrow_bytes, n_in, xb, xrow_bytes, out + r,
-                         out_stride, nrows);
+        for (int64_t k = 0; k < nblk; k++) {
+            int64_t r0 = k * rpb, r1 = r0 + rpb < n_out ? r0 + rpb : n_out;
+            block_avx2(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
         }
         return;
     }

@@ -70,6 +70,8 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
  * 0 (nothing written) for types without a pair kernel. */
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
                      int64_t n, float out[8]);
+void kern_quantize_q8_0_avx2(const float *x, void *dst, int64_t n);
+void kern_round_f16_avx2(const float *x, float *y, int64_t n);
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                       int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
 

@@ -101,6 +101,7 @@ AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
                      _mm256_setzero_ps()};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+#pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
             __m256 va =
                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i + 8 * j)));
@@ -173,6 +174,7 @@ AVX2 static void dot4_q8(int q4, const void *w, const void *x, size_t xs, int64_
         float da;
         __m256i qa = load_wblock(q4, w, k, &da);
         __m256i ax = _mm256_sign_epi8(qa, qa);
+#pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
             __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
@@ -193,6 +195,7 @@ AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, fl
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 va = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+#pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b[j] + i), acc[j]);
     }
     _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
@@ -213,6 +216,7 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
         float da[2];
         __m256i qa[2] = {load_wblock(q4, w0, k, &da[0]), load_wblock(q4, w1, k, &da[1])};
         __m256i ax0 = _mm256_sign_epi8(qa[0], qa[0]), ax1 = _mm256_sign_epi8(qa[1], qa[1]);
+#pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
             const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)(xb + j * xs) + k;
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
@@ -228,6 +232,55 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
     }
     _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
     _mm_storeu_ps(out + 4, _mm256_castps256_ps128(hsum4_ps(acc[4], acc[5], acc[6], acc[7])));
+}
+
+/* ---- activation conversion ---- */
+
+/* n floats to Q8_0 blocks (n a multiple of 32): d = max|x| / 127, q =
+ * round-to-nearest-even(x / d), as vector code rounds. Non-finite input
+ * gives q = 0 (the conversion of NaN is masked), never undefined values. */
+AVX2 void kern_quantize_q8_0_avx2(const float *x, void *dst, int64_t n)
+{
+    struct block_q8_0 *y = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + k * QK + 8 * j);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[j]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float d = _mm_cvtss_f32(m) / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[k].d = q_f32_to_f16(d);
+        __m256 mul = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            __m256 t = _mm256_round_ps(_mm256_mul_ps(v[j], mul),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q)); /* NaN -> 0 */
+            t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+            q[j] = _mm256_cvtps_epi32(t);
+        }
+        /* pack 32 int32 -> 32 int8 in order */
+        __m256i a = _mm256_packs_epi32(q[0], q[1]), b = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(a, b);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)y[k].qs, p);
+    }
+}
+
+/* n floats rounded to f16 precision, kept as f32 (KERN_ACT_F16_AS_F32). */
+AVX2 void kern_round_f16_avx2(const float *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) y[i] = q_f16_to_f32(q_f32_to_f16(x[i]));
 }
 
 /* ---- attention for one head ---- */

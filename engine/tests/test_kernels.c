@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -117,6 +118,44 @@ static void test_matmul_and_attention_paths(void **state)
     kern_force_path(KERN_SCALAR);
 }
 
+/* The AVX2 activation conversions against the scalar ones: same Q8_0 scales,
+ * values within half a step (vector code rounds ties to even), and no
+ * undefined values from non-finite input. */
+static void test_activation_conversion(void **state)
+{
+    if (kern_force_path(KERN_AVX2) < 0) {
+        print_message("avx2 not supported by this CPU, skipped\n");
+        return;
+    }
+    enum { N = 256 };
+    float x[N], y[N], r[N];
+    struct block_q8_0 a[N / 32], b[N / 32];
+    for (int trial = 0; trial < 200; trial++) {
+        for (int i = 0; i < N; i++) x[i] = frand() * (float)(1 + trial);
+        if (trial == 1) x[5] = x[6] = 0.5f * (x[7] = 127.0f); /* exact ties */
+        kern_quantize_q8_0_avx2(x, a, N);
+        q_quantize_row(LLM_TYPE_Q8_0, x, b, N);
+        for (int k = 0; k < N / 32; k++) {
+            assert_int_equal(a[k].d, b[k].d);
+            float d = q_f16_to_f32(a[k].d);
+            for (int j = 0; j < 32; j++) {
+                assert_true(abs(a[k].qs[j] - b[k].qs[j]) <= 1);
+                /* half a step, plus the f16 rounding of the scale times 127 */
+                assert_true(fabsf(d * (float)a[k].qs[j] - x[k * 32 + j]) <= 0.57f * d + 1e-6f);
+            }
+        }
+        kern_round_f16_avx2(x, y, N - 3);
+        for (int i = 0; i < N - 3; i++) r[i] = q_f16_to_f32(q_f32_to_f16(x[i]));
+        assert_memory_equal(y, r, sizeof(float) * (N - 3));
+    }
+    x[3] = NAN;
+    x[40] = INFINITY;
+    kern_quantize_q8_0_avx2(x, a, N);
+    assert_int_equal(a[0].qs[3], 0);                              /* NaN -> 0 */
+    for (int j = 0; j < 32; j++) assert_int_equal(a[1].qs[j], 0); /* inf scale -> 0 */
+    kern_force_path(KERN_SCALAR);
+}
+
 static void test_greedy_every_path(void **state)
 {
     static const int32_t ref[16] = {17196, 5211,  21440, 25431, 7455,  3285, 29710, 4660,
@@ -151,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot_paths),
         cmocka_unit_test(test_matmul_and_attention_paths),
+        cmocka_unit_test(test_activation_conversion),
         cmocka_unit_test(test_greedy_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
