@@ -49,6 +49,22 @@ cluster_dir() {
     echo "${KLLM_CLUSTER_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build/cluster}"
 }
 
+# start_proc DIR NAME PROGRAM: run DIR/NAME.cmd (a script that execs
+# PROGRAM) in its own session, log to DIR/logs/NAME.log, record the pid, and
+# wait (up to 5 s) until the shell has exec'd PROGRAM, so that liveness
+# checks by program name (pid_is) cannot mistake a starting process for a
+# dead one.
+start_proc() {
+    setsid sh "$1/$2.cmd" </dev/null >>"$1/logs/$2.log" 2>&1 &
+    sp_pid=$!
+    echo "$sp_pid" >"$1/$2.pid"
+    sp_n=0
+    while kill -0 "$sp_pid" 2>/dev/null && ! pid_is "$sp_pid" "$3" && [ $sp_n -lt 100 ]; do
+        sleep 0.05
+        sp_n=$((sp_n + 1))
+    done
+}
+
 # Is pid alive and running the program whose path ends in $2?
 pid_is() {
     [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1

@@ -18,6 +18,5 @@ if pid_is "$pid" kube-apiserver; then
     done
 fi
 # The port was just released; the same port keeps clients' URLs valid.
-setsid sh "$dir/apiserver.cmd" </dev/null >>"$dir/logs/apiserver.log" 2>&1 &
-echo $! >"$dir/apiserver.pid"
+start_proc "$dir" apiserver kube-apiserver
 "$here/wait-apiserver.sh" "$dir"

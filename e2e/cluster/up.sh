@@ -136,10 +136,6 @@ exec "$bin/kube-controller-manager" --kubeconfig "$dir/kcm.kubeconfig" \\
 E
 
 # start <name>: run <name>.cmd detached (own session), pid into <name>.pid
-start() {
-    setsid sh "$dir/$1.cmd" </dev/null >>"$dir/logs/$1.log" 2>&1 &
-    echo $! >"$dir/$1.pid"
-}
 
 cat >"$dir/state.env" <<S
 KLLM_CLUSTER_DIR=$dir
@@ -149,7 +145,7 @@ APISERVER=https://127.0.0.1:$api_port
 CA_CERT=$c/ca.crt
 S
 
-start etcd
+start_proc "$dir" etcd etcd
 i=0
 until curl -fsS "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q true; do
     i=$((i + 1))
@@ -157,9 +153,9 @@ until curl -fsS "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q true;
     [ $i -gt 120 ] && die "etcd not healthy after 60 s"
     sleep 0.5
 done
-start apiserver
+start_proc "$dir" apiserver kube-apiserver
 "$here/wait-apiserver.sh" "$dir" || die "kube-apiserver not ready (see $dir/logs/apiserver.log)"
-start kcm
+start_proc "$dir" kcm kube-controller-manager
 # Service-account tokens come from the controller-manager: wait for the
 # default namespace's account token so tests can rely on it.
 i=0
