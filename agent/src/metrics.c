@@ -8,6 +8,8 @@ static const double ttft_bounds[MX_HIST_BUCKETS - 1] = {0.01, 0.025, 0.05, 0.1, 
                                                         1,    2.5,   5,    10,  30};
 static const double tok_bounds[MX_HIST_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                        0.1,   0.25,   0.5,   1,    2.5};
+static const double lat_bounds[MX_HIST_BUCKETS - 1] = {0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                       5,    10,  20,   40,  80};
 static const char *const anomaly_names[MX_ANOMALY_COUNT] = {"nonfinite_logits", "empty_completion",
                                                             "repetition"};
 
@@ -47,6 +49,7 @@ struct mx_model *mx_model_get(struct mx *m, const char *name, int32_t revision, 
             snprintf(mm->label, sizeof mm->label, "model=\"%s\"", name);
         mm->ttft.bounds = ttft_bounds;
         mm->per_token.bounds = tok_bounds;
+        mm->latency.bounds = lat_bounds;
     }
 out:
     pthread_mutex_unlock(&m->mu);
@@ -116,6 +119,13 @@ void mx_observe_token(struct mx *m, struct mx_model *mm, double seconds)
 {
     pthread_mutex_lock(&m->mu);
     hist_observe(&mm->per_token, seconds);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void mx_observe_latency(struct mx *m, struct mx_model *mm, double seconds)
+{
+    pthread_mutex_lock(&m->mu);
+    hist_observe(&mm->latency, seconds);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -237,6 +247,12 @@ int mx_render(struct mx *m, struct abuf *o)
     for (int i = 0; i < m->n_models; i++)
         rc |= render_hist(o, "kllm_time_per_output_token_seconds", m->models[i].label,
                           &m->models[i].per_token);
+    rc |= FAMILY("kllm_request_duration_seconds", "histogram",
+                 "Seconds from request arrival to its last generated token (successful "
+                 "generations; rollouts compare its p95).");
+    for (int i = 0; i < m->n_models; i++)
+        rc |= render_hist(o, "kllm_request_duration_seconds", m->models[i].label,
+                          &m->models[i].latency);
     pthread_mutex_unlock(&m->mu);
     return rc ? ABUF_ERR_NOMEM : 0;
 }

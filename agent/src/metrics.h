@@ -50,6 +50,7 @@ struct mx_model {
     uint64_t anomalies[MX_ANOMALY_COUNT];
     struct mx_hist ttft;      /* seconds from arrival to first token */
     struct mx_hist per_token; /* seconds between tokens of one sequence */
+    struct mx_hist latency;   /* seconds from arrival to the last token (successes) */
     bool ready;
 };
 
@@ -78,6 +79,7 @@ void mx_add_gauges(struct mx *m, struct mx_model *mm, int64_t d_in_flight, int64
 void mx_add_tokens(struct mx *m, struct mx_model *mm, uint64_t prompt, uint64_t generated);
 void mx_observe_ttft(struct mx *m, struct mx_model *mm, double seconds);
 void mx_observe_token(struct mx *m, struct mx_model *mm, double seconds);
+void mx_observe_latency(struct mx *m, struct mx_model *mm, double seconds);
 void mx_anomaly(struct mx *m, struct mx_model *mm, enum mx_anomaly kind);
 void mx_set_ready(struct mx *m, struct mx_model *mm, bool ready);
 void mx_set_cache_bytes(struct mx *m, uint64_t bytes);

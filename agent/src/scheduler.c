@@ -148,6 +148,8 @@ static void slot_release(struct sched *s, int i, int status, enum api_finish fin
         pthread_mutex_unlock(&j->mu);
         if (!j->quiet) mx_add_tokens(s->mx, s->mm, 0, (uint64_t)n_gen);
         if (!j->quiet && status == 0 && len == 0) mx_anomaly(s->mx, s->mm, MX_ANOMALY_EMPTY);
+        if (!j->quiet && status == 0)
+            mx_observe_latency(s->mx, s->mm, (double)(s->p.now_ns() - j->t_arrival_ns) / 1e9);
     }
     job_finish(j, status, fin, msg);
 }

@@ -26,6 +26,7 @@ static void test_render(void **state)
     mx_observe_ttft(&m, a, 0.2);
     mx_observe_ttft(&m, a, 100);
     mx_observe_token(&m, a, 0.004);
+    mx_observe_latency(&m, a, 0.3);
     mx_anomaly(&m, a, MX_ANOMALY_REPETITION);
     mx_set_cache_bytes(&m, 12345);
     struct abuf b;
@@ -51,6 +52,9 @@ static void test_render(void **state)
         "kllm_time_to_first_token_seconds_bucket{model=\"tiny\",le=\"+Inf\"} 2\n",
         "kllm_time_to_first_token_seconds_count{model=\"tiny\"} 2\n",
         "kllm_time_per_output_token_seconds_bucket{model=\"tiny\",le=\"0.005\"} 1\n",
+        "kllm_request_duration_seconds_bucket{model=\"tiny\",le=\"0.25\"} 0\n",
+        "kllm_request_duration_seconds_bucket{model=\"tiny\",le=\"0.5\"} 1\n",
+        "kllm_request_duration_seconds_count{model=\"tiny\"} 1\n",
         "# TYPE kllm_time_to_first_token_seconds histogram\n",
         "# TYPE kllm_requests_total counter\n",
     };
