@@ -148,6 +148,7 @@ double op_prom_sum(const char *text, const char *metric, const char *label_sub, 
  * (DESIGN.md §3.5, docs/agent.md). Samples are those labelled
  * model="NAMESPACE/NAME" (cluster mode); when the page has none, all samples
  * (a standalone agent serving one model). */
+#define OP_LAT_BUCKETS 16
 struct op_agent_sample {
     double requests;   /* kllm_requests_total, every code */
     double errors;     /* of which code 5xx */
@@ -155,13 +156,20 @@ struct op_agent_sample {
     double in_flight;  /* kllm_requests_in_flight */
     double queued;     /* kllm_requests_queued */
     double gen_tokens; /* kllm_generated_tokens_total */
+    /* kllm_request_duration_seconds buckets: upper bounds in seconds
+     * (ascending, +Inf as INFINITY) and cumulative counts */
+    int32_t n_lat;
+    double lat_le[OP_LAT_BUCKETS];
+    double lat_cum[OP_LAT_BUCKETS];
 };
+/* sum += one (counters, gauges and latency buckets with the same bounds). */
+void op_agent_sample_add(struct op_agent_sample *sum, const struct op_agent_sample *one);
 void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out);
 
 /* The snapshot of one interval from two scrapes of the same revision's
  * replicas (summed): counter deltas, a counter that went down (agent
- * restart) counts from 0. p95 is unknown (0): the agents export no request
- * latency histogram yet. */
+ * restart) counts from 0; p95_ms from the latency buckets' deltas
+ * (interpolated within the bucket), 0 (unknown) without requests. */
 void op_snapshot_delta(const struct op_agent_sample *prev, const struct op_agent_sample *cur,
                        struct op_metrics_snapshot *out);
 

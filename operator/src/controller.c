@@ -895,12 +895,7 @@ static void ctl_scrape_rev(const cJSON *reps, const struct ctl_nodes *nodes, int
         (*answered)++;
         op_agent_sample_parse(text, model_key, &one);
         free(text);
-        sum->requests += one.requests;
-        sum->errors += one.errors;
-        sum->anomalies += one.anomalies;
-        sum->in_flight += one.in_flight;
-        sum->queued += one.queued;
-        sum->gen_tokens += one.gen_tokens;
+        op_agent_sample_add(sum, &one);
     }
 }
 

@@ -579,6 +579,83 @@ double op_prom_sum(const char *text, const char *metric, const char *label_sub, 
     return sum;
 }
 
+/* Adds count to the bucket with upper bound le, keeping bounds ascending. */
+static void pl_lat_add(struct op_agent_sample *s, double le, double count)
+{
+    int32_t i = 0;
+    while (i < s->n_lat && s->lat_le[i] < le) i++;
+    if (i < s->n_lat && s->lat_le[i] == le) {
+        s->lat_cum[i] += count;
+        return;
+    }
+    if (s->n_lat >= OP_LAT_BUCKETS) return;
+    memmove(&s->lat_le[i + 1], &s->lat_le[i], sizeof(double) * (size_t)(s->n_lat - i));
+    memmove(&s->lat_cum[i + 1], &s->lat_cum[i], sizeof(double) * (size_t)(s->n_lat - i));
+    s->lat_le[i] = le;
+    s->lat_cum[i] = count;
+    s->n_lat++;
+}
+
+/* kllm_request_duration_seconds_bucket lines (of the selected model). */
+static void pl_parse_latency(const char *text, const char *sel, struct op_agent_sample *out)
+{
+    static const char name[] = "kllm_request_duration_seconds_bucket{";
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len < 512 && strncmp(line, name, sizeof(name) - 1) == 0) {
+            char one[512];
+            memcpy(one, line, len);
+            one[len] = '\0';
+            const char *le = strstr(one, "le=\"");
+            const char *val = strrchr(one, ' ');
+            if ((!sel || strstr(one, sel)) && le && val) {
+                char *end;
+                double bound = strncmp(le + 4, "+Inf", 4) == 0 ? INFINITY : strtod(le + 4, &end);
+                double v = strtod(val + 1, &end);
+                if (bound > 0 && v >= 0 && end != val + 1) pl_lat_add(out, bound, v);
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+}
+
+void op_agent_sample_add(struct op_agent_sample *sum, const struct op_agent_sample *one)
+{
+    sum->requests += one->requests;
+    sum->errors += one->errors;
+    sum->anomalies += one->anomalies;
+    sum->in_flight += one->in_flight;
+    sum->queued += one->queued;
+    sum->gen_tokens += one->gen_tokens;
+    for (int32_t i = 0; i < one->n_lat; i++) pl_lat_add(sum, one->lat_le[i], one->lat_cum[i]);
+}
+
+/* The 95th percentile (ms) of the bucket deltas cur - prev; 0 if unknown. */
+static double pl_p95_ms(const struct op_agent_sample *prev, const struct op_agent_sample *cur)
+{
+    double d[OP_LAT_BUCKETS];
+    for (int32_t i = 0; i < cur->n_lat; i++) {
+        double p = 0;
+        for (int32_t j = 0; j < prev->n_lat; j++)
+            if (prev->lat_le[j] == cur->lat_le[i]) p = prev->lat_cum[j];
+        d[i] = cur->lat_cum[i] >= p ? cur->lat_cum[i] - p : cur->lat_cum[i];
+    }
+    if (cur->n_lat == 0 || d[cur->n_lat - 1] < 1) return 0;
+    double target = 0.95 * d[cur->n_lat - 1], lo = 0, lo_cum = 0;
+    for (int32_t i = 0; i < cur->n_lat; i++) {
+        if (d[i] >= target) {
+            if (isinf(cur->lat_le[i])) return lo * 1000.0;
+            double span = d[i] - lo_cum;
+            double f = span > 0 ? (target - lo_cum) / span : 1.0;
+            return (lo + (cur->lat_le[i] - lo) * f) * 1000.0;
+        }
+        lo = cur->lat_le[i];
+        lo_cum = d[i];
+    }
+    return 0;
+}
+
 void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out)
 {
     char lab[600];
@@ -615,6 +692,7 @@ void op_agent_sample_parse(const char *text, const char *model_key, struct op_ag
     out->in_flight = op_prom_sum(text, "kllm_requests_in_flight", sel, NULL);
     out->queued = op_prom_sum(text, "kllm_requests_queued", sel, NULL);
     out->gen_tokens = op_prom_sum(text, "kllm_generated_tokens_total", sel, NULL);
+    pl_parse_latency(text, sel, out);
 }
 
 static double pl_delta(double prev, double cur)
@@ -632,7 +710,7 @@ void op_snapshot_delta(const struct op_agent_sample *prev, const struct op_agent
     out->errors = pl_delta(prev->errors, cur->errors);
     if (out->errors > out->requests) out->errors = out->requests;
     out->anomalies = pl_delta(prev->anomalies, cur->anomalies);
-    out->p95_ms = 0;
+    out->p95_ms = pl_p95_ms(prev, cur);
 }
 
 void op_plan_analysis_spec(const cJSON *model, struct op_analysis_spec *spec)

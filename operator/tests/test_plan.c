@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -407,6 +408,47 @@ static void test_agent_sample(void **state)
     assert_false(snap.valid);
 }
 
+/* p95 from the agents' kllm_request_duration_seconds buckets: deltas between
+ * two scrapes, summed over replicas, interpolated inside the bucket. */
+static void test_latency_p95(void **state)
+{
+    const char *before =
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"0.5\"} 10\n"
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"1\"} 10\n"
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"+Inf\"} 10\n"
+        "kllm_request_duration_seconds_bucket{model=\"team-b/tiny\",le=\"0.5\"} 99\n";
+    /* 100 more requests: 80 under 0.5 s, 20 between 0.5 and 1 s. */
+    const char *after =
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"0.5\"} 90\n"
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"1\"} 110\n"
+        "kllm_request_duration_seconds_bucket{model=\"team-a/tiny\",le=\"+Inf\"} 110\n";
+    struct op_agent_sample a, b, sum;
+    struct op_metrics_snapshot snap;
+    (void)state;
+
+    op_agent_sample_parse(before, "team-a/tiny", &a);
+    assert_int_equal(a.n_lat, 3);
+    assert_true(a.lat_le[0] == 0.5 && isinf(a.lat_le[2]) && a.lat_cum[0] == 10.0);
+    op_agent_sample_parse(after, "team-a/tiny", &b);
+    op_snapshot_delta(&a, &b, &snap);
+    /* target 95 of 100: 80 by 0.5 s, the rest spread to 1 s: 0.5 + 0.5 * 15/20 */
+    assert_true(fabs(snap.p95_ms - 875.0) < 1e-6);
+    /* Two replicas with the same buckets sum; no new requests: unknown. */
+    memset(&sum, 0, sizeof sum);
+    op_agent_sample_add(&sum, &b);
+    op_agent_sample_add(&sum, &b);
+    assert_true(sum.lat_cum[1] == 220.0);
+    op_snapshot_delta(&b, &b, &snap);
+    assert_true(snap.p95_ms == 0.0);
+    /* Everything past the last finite bound: that bound is the estimate. */
+    op_agent_sample_parse("kllm_request_duration_seconds_bucket{le=\"1\"} 0\n"
+                          "kllm_request_duration_seconds_bucket{le=\"+Inf\"} 5\n",
+                          NULL, &b);
+    memset(&a, 0, sizeof a);
+    op_snapshot_delta(&a, &b, &snap);
+    assert_true(snap.p95_ms == 1000.0);
+}
+
 static void test_analysis_and_autoscale_specs(void **state)
 {
     cJSON *m = parse("{\"spec\":{\"rollout\":{\"analysis\":{\"failureLimit\":3,"
@@ -484,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_liveness),
         cmocka_unit_test(test_prom_sum),
         cmocka_unit_test(test_agent_sample),
+        cmocka_unit_test(test_latency_p95),
         cmocka_unit_test(test_analysis_and_autoscale_specs),
         cmocka_unit_test(test_golden),
     };
