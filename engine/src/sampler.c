@@ -7,6 +7,7 @@
  * allocated by llm_sampler_new.
  */
 #include "kllm/engine.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -89,14 +90,6 @@ int32_t llm_argmax(const float *logits, int32_t n)
     return best;
 }
 
-static uint64_t next_u64(uint64_t *state) /* splitmix64 */
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static int cand_cmp(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
@@ -144,11 +137,9 @@ int32_t llm_sampler_sample(struct llm_sampler *s, const float *logits)
     if (p->repeat_penalty != 1.0f && p->repeat_penalty > 0.0f) {
         for (int32_t i = 0; i < s->hist_n; i++) {
             int32_t t = s->hist[i];
-            if (t < 0 || t >= n) continue;
-            /* Penalise each distinct token once: skip if seen earlier in the ring. */
-            int dup = 0;
-            for (int32_t j = 0; j < i && !dup; j++) dup = s->hist[j] == t;
-            if (dup) continue;
+            /* Each distinct token once: v[t] still equals the original logit
+             * only if not yet penalised (0 and inf are fixed points anyway). */
+            if (t < 0 || t >= n || v[t] != logits[t]) continue;
             v[t] = v[t] > 0.0f ? v[t] / p->repeat_penalty : v[t] * p->repeat_penalty;
         }
     }
@@ -191,7 +182,7 @@ int32_t llm_sampler_sample(struct llm_sampler *s, const float *logits)
         c[i].logit = (float)e;
         sum += e;
     }
-    double r = (double)(next_u64(&s->rng) >> 11) * 0x1.0p-53 * sum;
+    double r = rng_unit(&s->rng) * sum;
     for (int32_t i = 0; i < nc; i++) {
         r -= c[i].logit;
         if (r < 0.0) return c[i].id;

@@ -3,6 +3,7 @@
 #include "gguf_write.h"
 #include "kllm/engine.h"
 #include "quant.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -98,20 +99,12 @@ int llm_gguf_inspect(const char *path, void (*line)(void *ud, const char *text),
 
 /* ---- make-model ---- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* n normal samples N(0, std^2) (Box-Muller), deterministic in the state. */
 static void fill_normal(float *x, int64_t n, float std, uint64_t state)
 {
     for (int64_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(splitmix(&state) >> 11) + 1.0) * 0x1.0p-53;
-        double u2 = (double)(splitmix(&state) >> 11) * 0x1.0p-53;
+        double u1 = rng_unit(&state) + 0x1.0p-53; /* (0, 1]: log(u1) is finite */
+        double u2 = rng_unit(&state);
         double r = sqrt(-2.0 * log(u1)) * std;
         x[i] = (float)(r * cos(2.0 * M_PI * u2));
         if (i + 1 < n) x[i + 1] = (float)(r * sin(2.0 * M_PI * u2));
