@@ -150,8 +150,9 @@ const float *llm_get_logits(const struct llm_ctx *c, int32_t i)
 }
 
 /* outs[i][b][r] = ws[i] row r . x[b] for the n weights that share input x.
- * The input is quantized once per dot type. Called by every thread; ends
- * with a barrier, so the outputs are complete on return. */
+ * The input is quantized once per dot type. Called by every thread after
+ * a barrier that completed x (every producer in forward() ends with one);
+ * ends with a barrier, so the outputs (and the free xq buffer) are ready. */
 static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
                     const struct wmat *const *ws, float *const *outs)
 {
@@ -161,7 +162,6 @@ static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
         uint32_t dt = kern_act_type(w->type);
         size_t qb = kern_act_row_bytes(dt, w->n_in);
         if (dt != done_type) {
-#pragma omp barrier
             kern_quantize_rows(dt, x, (size_t)w->n_in, c->xq, qb, nrows);
 #pragma omp barrier
             done_type = dt;
