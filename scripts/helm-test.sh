@@ -37,32 +37,13 @@ scripts/check-crds-sync.sh || fail "chart CRDs identical to crds/"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O1 -o "$out/manifest-check" helm/tools/manifest-check.c -lyaml
 mc="$out/manifest-check"
 
-if [ -n "${HELM_TEMPLATE:-}" ]; then
-    ht=$HELM_TEMPLATE
-elif command -v helm >/dev/null 2>&1; then
-    ht=""
-else
-    # The team's renderer lives in shared/ next to the checkout; CI may check
-    # out elsewhere, so look in the usual places (or set KLLM_SHARED).
-    build=""
-    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
-        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
-            build="$d/tools/helm-template/build.sh"
-            break
-        fi
-    done
-    [ -n "$build" ] || { echo "helm-test: no helm binary and no shared/tools/helm-template (set KLLM_SHARED)" >&2; exit 1; }
-    ht=$($build)
-fi
+. scripts/chart-lib.sh
+chart_renderer || exit 1
 # render NAME [renderer flags...]: writes $out/NAME.yaml, returns the renderer's status.
 render() {
     name=$1
     shift
-    if [ -n "$ht" ]; then
-        "$ht" --release "$release" --namespace "$ns" --include-crds "$@" "$chart" >"$out/$name.yaml"
-    else
-        helm template "$release" "$chart" --namespace "$ns" --include-crds "$@" >"$out/$name.yaml"
-    fi
+    chart_render "$release" "$ns" "$chart" --include-crds "$@" >"$out/$name.yaml"
 }
 has() { grep -q -e "$2" "$out/$1.yaml"; }
 hasnt() { ! grep -q -e "$2" "$out/$1.yaml"; }
@@ -190,8 +171,7 @@ if [ -n "${KUBECONFIG:-}" ]; then
     render server-rbac || fail "render server-rbac"
     ns=$ns0
     release=$rel0
-    awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { printf "---\n%s\n", $0 }' \
-        "$out/server-rbac.yaml" >"$out/rbac-only.yaml"
+    chart_rbac "$out/server-rbac.yaml" >"$out/rbac-only.yaml"
     cleanup() {
         kubectl delete -f "$out/rbac-only.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
         kubectl delete namespace "$tns" --wait=false >/dev/null 2>&1 || true

@@ -93,54 +93,14 @@ for c in models modelrevisions modelreplicas inferencenodes; do
 done
 for n in $NS team-a team-b; do k create namespace $n >/dev/null 2>&1; done
 
-if [ -n "${HELM_TEMPLATE:-}" ]; then
-    ht=$HELM_TEMPLATE
-elif command -v helm >/dev/null 2>&1; then
-    ht=""
-else
-    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
-        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
-            ht=$("$d/tools/helm-template/build.sh")
-            break
-        fi
-    done
-fi
-if [ -n "${ht:-}" ]; then
-    "$ht" --release kllm --namespace $NS helm/kllm >"$work/chart.yaml"
-else
-    helm template kllm helm/kllm --namespace $NS >"$work/chart.yaml"
-fi || { echo "agent-cluster: chart did not render" >&2; exit 1; }
-awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { print "---"; print }' \
-    "$work/chart.yaml" >"$work/rbac.yaml"
+. scripts/chart-lib.sh
+chart_renderer && chart_render kllm $NS helm/kllm >"$work/chart.yaml" ||
+    { echo "agent-cluster: chart did not render" >&2; exit 1; }
+chart_rbac "$work/chart.yaml" >"$work/rbac.yaml"
 k apply -n $NS -f "$work/rbac.yaml" >/dev/null || { echo "agent-cluster: RBAC not applied" >&2; exit 1; }
 ok "chart RBAC applied"
 
-token=""
-i=0
-while [ -z "$token" ] && [ $i -lt 120 ]; do
-    sec=$(k get serviceaccount kllm-agent -n $NS -o 'jsonpath={.secrets[0].name}' 2>/dev/null)
-    [ -n "$sec" ] && token=$(k get secret "$sec" -n $NS -o 'jsonpath={.data.token}' 2>/dev/null | base64 -d)
-    [ -z "$token" ] && sleep 0.5
-    i=$((i + 1))
-done
-[ -n "$token" ] || { echo "agent-cluster: no token for ServiceAccount kllm-agent" >&2; exit 1; }
-server=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
-ca=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority}')
-printf '%s' "$token" >"$work/sa.token"
-cat >"$work/sa.kubeconfig" <<EOF2
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "$server", certificate-authority: "$ca"}
-users:
-- name: kllm-agent
-  user: {tokenFile: "$(pwd)/$work/sa.token"}
-contexts:
-- name: c
-  context: {cluster: c, user: kllm-agent, namespace: $NS}
-current-context: c
-EOF2
+sa_kubeconfig $NS kllm-agent "$work" || { echo "agent-cluster: no ServiceAccount kubeconfig" >&2; exit 1; }
 if k --kubeconfig "$work/sa.kubeconfig" get secrets -n $NS >/dev/null 2>&1; then
     fail "the agent's ServiceAccount can read Secrets"
 else
@@ -148,10 +108,7 @@ else
 fi
 
 # --- two agents -------------------------------------------------------------------
-free_port() {
-    perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-        LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport(), "\n"'
-}
+. e2e/cluster/lib.sh # free_port
 port_a=$(free_port)
 port_b=$(free_port)
 start_agent() { # start_agent NODE PORT

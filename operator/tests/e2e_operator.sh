@@ -112,56 +112,15 @@ done
 k create namespace $NS >/dev/null 2>&1
 k create namespace $MNS >/dev/null 2>&1
 
-if [ -n "${HELM_TEMPLATE:-}" ]; then
-    ht=$HELM_TEMPLATE
-elif command -v helm >/dev/null 2>&1; then
-    ht=""
-else
-    for d in "${KLLM_SHARED:-}" ../shared /work/shared; do
-        if [ -n "$d" ] && [ -x "$d/tools/helm-template/build.sh" ]; then
-            ht=$("$d/tools/helm-template/build.sh")
-            break
-        fi
-    done
-fi
-if [ -n "${ht:-}" ]; then
-    "$ht" --release kllm --namespace $NS helm/kllm >"$work/chart.yaml"
-else
-    helm template kllm helm/kllm --namespace $NS >"$work/chart.yaml"
-fi || { echo "e2e-operator: chart did not render" >&2; exit 1; }
-# Keep only the RBAC documents and ServiceAccounts.
-awk 'BEGIN { RS = "\n---\n" } /\nkind: (ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { print "---"; print }' \
-    "$work/chart.yaml" >"$work/rbac.yaml"
+. scripts/chart-lib.sh
+chart_renderer && chart_render kllm $NS helm/kllm >"$work/chart.yaml" ||
+    { echo "e2e-operator: chart did not render" >&2; exit 1; }
+chart_rbac "$work/chart.yaml" >"$work/rbac.yaml"
 k apply -n $NS -f "$work/rbac.yaml" >/dev/null || { echo "e2e-operator: RBAC not applied" >&2; exit 1; }
 ok "chart RBAC applied ($(grep -c '^kind:' "$work/rbac.yaml") objects)"
 
 # The operator's ServiceAccount token (the token controller fills the secret).
-token=""
-i=0
-while [ -z "$token" ] && [ $i -lt 120 ]; do
-    sec=$(k get serviceaccount kllm-operator -n $NS -o 'jsonpath={.secrets[0].name}' 2>/dev/null)
-    [ -n "$sec" ] && token=$(k get secret "$sec" -n $NS -o 'jsonpath={.data.token}' 2>/dev/null | base64 -d)
-    [ -z "$token" ] && sleep 0.5
-    i=$((i + 1))
-done
-[ -n "$token" ] || { echo "e2e-operator: no token for ServiceAccount kllm-operator" >&2; exit 1; }
-server=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
-ca=$(k config view --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority}')
-printf '%s' "$token" >"$work/sa.token"
-cat >"$work/sa.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "$server", certificate-authority: "$ca"}
-users:
-- name: kllm-operator
-  user: {tokenFile: "$(pwd)/$work/sa.token"}
-contexts:
-- name: c
-  context: {cluster: c, user: kllm-operator, namespace: $NS}
-current-context: c
-EOF
+sa_kubeconfig $NS kllm-operator "$work" || { echo "e2e-operator: no ServiceAccount kubeconfig" >&2; exit 1; }
 if k --kubeconfig "$work/sa.kubeconfig" get secrets -n $NS >/dev/null 2>&1; then
     fail "the operator's ServiceAccount can read Secrets"
 else
