@@ -85,31 +85,57 @@ void kern_quantize_rows(uint32_t act_type, const float *x, size_t n, void *dst, 
     }
 }
 
+/* One group of four activation rows against weight rows [r0, r1) over the
+ * input elements [k0, k0 + kn): 2x4 register tiles where the type has them,
+ * 1x4 otherwise. The first chunk (k0 == 0) stores, later ones add. */
+static void group_avx2(uint32_t wtype, uint32_t atype, const uint8_t *w, size_t wrow_bytes,
+                       int64_t r0, int64_t r1, int64_t k0, int64_t kn, const uint8_t *x4,
+                       size_t xrow_bytes, float *o4, size_t out_stride)
+{
+    const size_t wo = q_row_bytes(wtype, k0), xo = kern_act_row_bytes(atype, k0);
+    const uint8_t *xk = x4 + xo;
+    float o[8];
+    int64_t r = r0;
+    for (; r + 1 < r1; r += 2) {
+        const uint8_t *w0 = w + (size_t)r * wrow_bytes + wo;
+        if (!kern_dot2x4_avx2(wtype, w0, w0 + wrow_bytes, xk, xrow_bytes, kn, o)) break;
+        for (int j = 0; j < 4; j++) {
+            float *d = o4 + (size_t)j * out_stride + (size_t)r;
+            d[0] = k0 ? d[0] + o[j] : o[j];
+            d[1] = k0 ? d[1] + o[4 + j] : o[4 + j];
+        }
+    }
+    for (; r < r1; r++) {
+        kern_dot4_avx2(wtype, w + (size_t)r * wrow_bytes + wo, xk, xrow_bytes, kn, o);
+        for (int j = 0; j < 4; j++) {
+            float *d = o4 + (size_t)j * out_stride + (size_t)r;
+            *d = k0 ? *d + o[j] : o[j];
+        }
+    }
+}
+
 /* Weight rows [r0, r1) against every activation row. The block's weights
- * stay in L2 while groups of four activation rows pass through L1; within a
- * group, 2x4 register tiles where the type has them, 1x4 otherwise. With
- * fewer than four activation rows (decode) the rows are simply streamed. */
+ * stay in L2 while groups of four activation rows pass through L1 in
+ * chunks of input elements small enough to stay there (about 16 KiB for the
+ * four). With fewer than four activation rows (decode) the rows are simply
+ * streamed. */
 static void block_avx2(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in,
                        int64_t r0, int64_t r1, const uint8_t *xb, size_t xrow_bytes, float *out,
                        size_t out_stride, int32_t nrows)
 {
+    const uint32_t atype = kern_act_type(wtype);
+    /* elements per chunk: a multiple of 256 (every block size divides it) */
+    int64_t kc = (int64_t)(4096u * 256u / kern_act_row_bytes(atype, 256)) / 256 * 256;
+    if (kc < 256) kc = 256;
     int32_t b = 0;
-    float o[8];
     for (; b + 4 <= nrows; b += 4) {
         const uint8_t *x4 = xb + (size_t)b * xrow_bytes;
         float *o4 = out + (size_t)b * out_stride;
-        int64_t r = r0;
-        for (; r + 1 < r1; r += 2) {
-            const uint8_t *w0 = w + (size_t)r * wrow_bytes;
-            if (!kern_dot2x4_avx2(wtype, w0, w0 + wrow_bytes, x4, xrow_bytes, n_in, o)) break;
-            for (int j = 0; j < 4; j++) {
-                o4[(size_t)j * out_stride + (size_t)r] = o[j];
-                o4[(size_t)j * out_stride + (size_t)r + 1] = o[4 + j];
-            }
-        }
-        for (; r < r1; r++) {
-            kern_dot4_avx2(wtype, w + (size_t)r * wrow_bytes, x4, xrow_bytes, n_in, o);
-            for (int j = 0; j < 4; j++) o4[(size_t)j * out_stride + (size_t)r] = o[j];
+        for (int64_t k0 = 0; k0 < n_in; k0 += kc) {
+            /* the last chunk takes the rest (any tail the kernels handle) */
+            int64_t kn = n_in - k0 < 2 * kc ? n_in - k0 : kc;
+            group_avx2(wtype, atype, w, wrow_bytes, r0, r1, k0, kn, x4, xrow_bytes, o4, out_stride);
+            if (kn != kc) break;
         }
     }
     for (; b < nrows; b++)

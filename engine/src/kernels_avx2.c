@@ -234,6 +234,36 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
     _mm_storeu_ps(out + 4, _mm256_castps256_ps128(hsum4_ps(acc[4], acc[5], acc[6], acc[7])));
 }
 
+/* Two F16 weight rows against four f32 activation rows: eight independent
+ * accumulators, enough to hide the FMA latency (a 1x4 tile has only four). */
+AVX2 static void dot2x4_f16(const void *w0, const void *w1, const void *x, size_t xs, int64_t n,
+                            float out[8])
+{
+    const uint16_t *a0 = w0, *a1 = w1;
+    const float *b[4];
+    for (int j = 0; j < 4; j++) b[j] = (const float *)(const void *)((const uint8_t *)x + j * xs);
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a0 + i)));
+        __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a1 + i)));
+#pragma GCC unroll 4 /* keep the accumulators in registers */
+        for (int j = 0; j < 4; j++) {
+            __m256 vb = _mm256_loadu_ps(b[j] + i);
+            acc[j] = _mm256_fmadd_ps(v0, vb, acc[j]);
+            acc[4 + j] = _mm256_fmadd_ps(v1, vb, acc[4 + j]);
+        }
+    }
+    _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
+    _mm_storeu_ps(out + 4, _mm256_castps256_ps128(hsum4_ps(acc[4], acc[5], acc[6], acc[7])));
+    for (; i < n; i++)
+        for (int j = 0; j < 4; j++) {
+            out[j] += q_f16_to_f32(a0[i]) * b[j][i];
+            out[4 + j] += q_f16_to_f32(a1[i]) * b[j][i];
+        }
+}
+
 /* ---- activation conversion ---- */
 
 /* n floats to Q8_0 blocks (n a multiple of 32): d = max|x| / 127, q =
@@ -323,6 +353,10 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
                      int64_t n, float out[8])
 {
+    if (wtype == LLM_TYPE_F16) {
+        dot2x4_f16(w0, w1, x, xstride, n, out);
+        return 1;
+    }
     if (wtype != LLM_TYPE_Q8_0 && wtype != LLM_TYPE_Q4_0) return 0;
     dot2x4_q8(wtype == LLM_TYPE_Q4_0, w0, w1, x, xstride, n, out);
     return 1;

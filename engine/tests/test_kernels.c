@@ -66,37 +66,59 @@ static void test_dot_paths(void **state)
     kern_force_path(KERN_SCALAR);
 }
 
-/* The batched matmul (4 activation rows per weight row) and the attention
- * kernel on every path against the scalar definitions. */
-static void test_matmul_and_attention_paths(void **state)
+/* The batched matmul (2x4 / 1x4 tiles, and the chunking of long rows so that
+ * four activation rows stay in L1) on every path against the scalar
+ * definitions, then the attention kernel. */
+static void matmul_paths(int64_t nin)
 {
-    enum { NIN = 96, NOUT = 7, NB = 6, HD = 64, NPOS = 37 };
-    static float w[NOUT * NIN], x[NB * NIN], ref[NB * NOUT], got[NB * NOUT];
-    static uint8_t wq[NOUT * NIN * 4], xq[NB * NIN * 4], xk[NB * NIN * 4];
+    enum { NOUT = 7, NB = 6 };
+    float *w = malloc(sizeof(float) * NOUT * (size_t)nin),
+          *x = malloc(sizeof(float) * NB * (size_t)nin);
+    uint8_t *wq = malloc((size_t)nin * NOUT * 4), *xq = malloc((size_t)nin * NB * 4),
+            *xk = malloc((size_t)nin * NB * 4);
+    float ref[NB * NOUT], got[NB * NOUT];
+    assert_non_null(w);
+    assert_non_null(x);
+    assert_non_null(wq);
+    assert_non_null(xq);
+    assert_non_null(xk);
     const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
                               LLM_TYPE_Q4_0};
-    for (int i = 0; i < NOUT * NIN; i++) w[i] = frand();
-    for (int i = 0; i < NB * NIN; i++) x[i] = frand();
+    for (int64_t i = 0; i < NOUT * nin; i++) w[i] = frand();
+    for (int64_t i = 0; i < NB * nin; i++) x[i] = frand();
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         uint32_t dt = q_dot_type(types[t]);
-        size_t wb = q_row_bytes(types[t], NIN), xb = q_row_bytes(dt, NIN);
-        for (int r = 0; r < NOUT; r++) q_quantize_row(types[t], w + r * NIN, wq + r * wb, NIN);
-        for (int b = 0; b < NB; b++) q_quantize_row(dt, x + b * NIN, xq + b * xb, NIN);
+        size_t wb = q_row_bytes(types[t], nin), xb = q_row_bytes(dt, nin);
+        for (int r = 0; r < NOUT; r++) q_quantize_row(types[t], w + r * nin, wq + r * wb, nin);
+        for (int b = 0; b < NB; b++) q_quantize_row(dt, x + b * nin, xq + b * xb, nin);
         for (int r = 0; r < NOUT; r++)
             for (int b = 0; b < NB; b++)
-                ref[b * NOUT + r] = q_dot_ref(types[t], wq + r * wb, xq + b * xb, NIN);
+                ref[b * NOUT + r] = q_dot_ref(types[t], wq + r * wb, xq + b * xb, nin);
         for (int path = 0; path < KERN_PATH_COUNT; path++) {
             if (kern_force_path(path) < 0) continue;
             uint32_t at = kern_act_type(types[t]);
-            size_t kb = kern_act_row_bytes(at, NIN);
-            kern_quantize_rows(at, x, NIN, xk, kb, NB);
-            kern_matmul(types[t], wq, wb, NIN, NOUT, xk, kb, got, NOUT, NB);
+            size_t kb = kern_act_row_bytes(at, nin);
+            kern_quantize_rows(at, x, (size_t)nin, xk, kb, NB);
+            kern_matmul(types[t], wq, wb, nin, NOUT, xk, kb, got, NOUT, NB);
             for (int i = 0; i < NB * NOUT; i++)
-                if (fabsf(got[i] - ref[i]) > 1e-4f)
-                    fail_msg("matmul path %s type %s [%d]: %g vs %g", kern_path_name(path),
-                             llm_type_name((int32_t)types[t]), i, (double)got[i], (double)ref[i]);
+                if (fabsf(got[i] - ref[i]) > 1e-4f * (1.0f + fabsf(ref[i])))
+                    fail_msg("matmul n=%lld path %s type %s [%d]: %g vs %g", (long long)nin,
+                             kern_path_name(path), llm_type_name((int32_t)types[t]), i,
+                             (double)got[i], (double)ref[i]);
         }
     }
+    free(w);
+    free(x);
+    free(wq);
+    free(xq);
+    free(xk);
+}
+
+static void test_matmul_and_attention_paths(void **state)
+{
+    enum { HD = 64, NPOS = 37 };
+    matmul_paths(96);
+    matmul_paths(8224); /* several chunks on every activation type */
     /* attention: K/V rows of HD halves, stride 2*HD (two KV heads interleaved) */
     static uint16_t kc[NPOS * 2 * HD], vc[NPOS * 2 * HD];
     static float q[HD], sc[NPOS], oref[HD], o[HD];
