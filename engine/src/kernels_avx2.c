@@ -205,8 +205,8 @@ AVX2 static void dot4_f16(const void *w, const void *x, size_t xs, int64_t n, fl
 
 /* Two weight rows against four activation rows: each activation block is
  * loaded once for both rows, each weight block once for all four. */
-AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs,
-                           int64_t n, float out[8])
+AVX2 static inline __attribute__((always_inline)) void
+dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs, int64_t n, float out[8])
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[8];
@@ -215,16 +215,18 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
     for (int64_t k = 0; k < n / QK; k++) {
         float da[2];
         __m256i qa[2] = {load_wblock(q4, w0, k, &da[0]), load_wblock(q4, w1, k, &da[1])};
-        __m256i ax0 = _mm256_sign_epi8(qa[0], qa[0]), ax1 = _mm256_sign_epi8(qa[1], qa[1]);
 #pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
             const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)(xb + j * xs) + k;
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+            /* sign trick on the activation side: |b| once, the weights'
+             * signs moved onto it per row (fewer live registers) */
+            __m256i bx = _mm256_sign_epi8(qb, qb);
             float db = h2f(b->d);
             __m256i p0 =
-                _mm256_madd_epi16(_mm256_maddubs_epi16(ax0, _mm256_sign_epi8(qb, qa[0])), ones);
+                _mm256_madd_epi16(_mm256_maddubs_epi16(bx, _mm256_sign_epi8(qa[0], qb)), ones);
             __m256i p1 =
-                _mm256_madd_epi16(_mm256_maddubs_epi16(ax1, _mm256_sign_epi8(qb, qa[1])), ones);
+                _mm256_madd_epi16(_mm256_maddubs_epi16(bx, _mm256_sign_epi8(qa[1], qb)), ones);
             acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da[0] * db), _mm256_cvtepi32_ps(p0), acc[j]);
             acc[4 + j] =
                 _mm256_fmadd_ps(_mm256_set1_ps(da[1] * db), _mm256_cvtepi32_ps(p1), acc[4 + j]);
@@ -232,6 +234,21 @@ AVX2 static void dot2x4_q8(int q4, const void *w0, const void *w1, const void *x
     }
     _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
     _mm_storeu_ps(out + 4, _mm256_castps256_ps128(hsum4_ps(acc[4], acc[5], acc[6], acc[7])));
+}
+
+/* The tile compiled once per weight type, so the Q4_0 unpacking constants
+ * do not take registers from the Q8_0 loop (which then keeps all eight
+ * accumulators in registers). */
+AVX2 static void dot2x4_q8_0(const void *w0, const void *w1, const void *x, size_t xs, int64_t n,
+                             float out[8])
+{
+    dot2x4_q8(0, w0, w1, x, xs, n, out);
+}
+
+AVX2 static void dot2x4_q4_0(const void *w0, const void *w1, const void *x, size_t xs, int64_t n,
+                             float out[8])
+{
+    dot2x4_q8(1, w0, w1, x, xs, n, out);
 }
 
 /* Two F16 weight rows against four f32 activation rows: eight independent
@@ -357,9 +374,15 @@ int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void 
         dot2x4_f16(w0, w1, x, xstride, n, out);
         return 1;
     }
-    if (wtype != LLM_TYPE_Q8_0 && wtype != LLM_TYPE_Q4_0) return 0;
-    dot2x4_q8(wtype == LLM_TYPE_Q4_0, w0, w1, x, xstride, n, out);
-    return 1;
+    if (wtype == LLM_TYPE_Q8_0) {
+        dot2x4_q8_0(w0, w1, x, xstride, n, out);
+        return 1;
+    }
+    if (wtype == LLM_TYPE_Q4_0) {
+        dot2x4_q4_0(w0, w1, x, xstride, n, out);
+        return 1;
+    }
+    return 0;
 }
 
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
