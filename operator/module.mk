@@ -5,7 +5,8 @@
 # add their own sources and rules below; keep the core list explicit so it
 # never picks them up.
 OPERATOR_CORE_SRCS := operator/src/quantity.c operator/src/rollout.c operator/src/analysis.c \
-                      operator/src/autoscale.c operator/src/schedule.c operator/src/spec.c
+                      operator/src/autoscale.c operator/src/schedule.c operator/src/spec.c \
+                      operator/src/backoff.c
 OPERATOR_CORE_LIB  := $(BUILD)/libkllm-operator-core.a
 OPERATOR_INC       := -Ioperator/include
 
@@ -18,7 +19,7 @@ $(OPERATOR_CORE_LIB): $(OPERATOR_CORE_SRCS:%.c=$(BUILD)/%.o)
 # parsing (op_opts); no I/O either, tested with cmocka. The controllers
 # (controller.c) and main.c use kube/ and are exercised by
 # operator/tests/e2e_operator.sh on a real control plane.
-OPERATOR_LIB_SRCS := operator/src/plan.c operator/src/opts.c
+OPERATOR_LIB_SRCS := operator/src/plan.c operator/src/opts.c operator/src/scrape.c
 OPERATOR_LIB      := $(BUILD)/libkllm-operator.a
 OPERATOR_BIN      := $(BUILD)/bin/kllm-operator
 PLUGIN_BIN        := $(BUILD)/bin/kubectl-kllm

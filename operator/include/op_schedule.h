@@ -4,10 +4,13 @@
  * allocatable cpu and memory minus the requests of the replicas already
  * bound to it cover the replica's requests.
  * Score, in order (the first difference decides):
- *   1. the node's model cache holds the replica's sha256 (no download);
- *   2. fewer replicas of the same Model on the node (spread);
- *   3. least allocated after placement (mean free fraction of cpu and memory);
- *   4. node name, so equal nodes are chosen the same way every time.
+ *   1. not the node to avoid (where the replica being replaced failed: its
+ *      cache or hardware may be the cause), which is still used when it is
+ *      the only one that fits;
+ *   2. the node's model cache holds the replica's sha256 (no download);
+ *   3. fewer replicas of the same Model on the node (spread);
+ *   4. least allocated after placement (mean free fraction of cpu and memory);
+ *   5. node name, so equal nodes are chosen the same way every time.
  * When nothing fits, the reason reads like the Kubernetes scheduler's:
  * "0/3 nodes are available: 1 not ready, 2 insufficient memory."
  *
@@ -44,6 +47,7 @@ struct op_sched_request {
     int64_t cpu_milli;  /* spec.resources.cpu */
     int64_t mem_bytes;  /* spec.resources.memory */
     const char *sha256; /* spec.source.sha256, or NULL */
+    const char *avoid;  /* node name to use only as a last resort, or NULL */
 };
 
 /* Picks a node for req. On success returns OP_OK and sets *chosen to its

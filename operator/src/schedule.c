@@ -35,9 +35,12 @@ static bool sc_better(const struct op_node *a, const struct op_node *b,
                       const struct op_sched_request *req)
 {
     bool ca = sc_cached(a, req->sha256), cb = sc_cached(b, req->sha256);
+    bool xa = req->avoid && a->name && strcmp(a->name, req->avoid) == 0;
+    bool xb = req->avoid && b->name && strcmp(b->name, req->avoid) == 0;
     double fa, fb;
     int cmp;
 
+    if (xa != xb) return xb;
     if (ca != cb) return ca;
     if (a->model_replicas != b->model_replicas) return a->model_replicas < b->model_replicas;
     fa = sc_free_after(a, req);

@@ -38,7 +38,7 @@ static size_t pick(const struct op_node *nodes, size_t n, const struct op_sched_
 static void test_fit_subtracts_bound_requests(void **state)
 {
     struct op_node nodes[2];
-    struct op_sched_request req = {2000, 3 * GI, NULL};
+    struct op_sched_request req = {2000, 3 * GI, NULL, NULL};
     (void)state;
 
     nodes[0] = node("a", 8000, 16 * GI);
@@ -61,7 +61,7 @@ static void test_cache_preferred(void **state)
 {
     const char *cache_b[] = {sha_b, sha_a};
     struct op_node nodes[3];
-    struct op_sched_request req = {1000, 1 * GI, sha_a};
+    struct op_sched_request req = {1000, 1 * GI, sha_a, NULL};
     (void)state;
 
     nodes[0] = node("a", 16000, 64 * GI); /* emptiest, cold */
@@ -82,7 +82,7 @@ static void test_cache_preferred(void **state)
 static void test_spread_then_least_allocated(void **state)
 {
     struct op_node nodes[3];
-    struct op_sched_request req = {1000, 1 * GI, sha_a};
+    struct op_sched_request req = {1000, 1 * GI, sha_a, NULL};
     size_t i, c, counts[3] = {0, 0, 0};
     (void)state;
 
@@ -109,7 +109,7 @@ static void test_spread_then_least_allocated(void **state)
 static void test_nothing_fits_reasons(void **state)
 {
     struct op_node nodes[4];
-    struct op_sched_request req = {1000, 1 * GI, NULL};
+    struct op_sched_request req = {1000, 1 * GI, NULL, NULL};
     size_t chosen = 77;
     char reason[128];
     char tiny[8];
@@ -136,10 +136,39 @@ static void test_nothing_fits_reasons(void **state)
     assert_int_equal(pick(nodes, 4, &req), 1);
 }
 
+/* Replacing a replica that failed on a node: anywhere else first, even a
+ * cold or fuller node; the failed node only when nothing else fits. */
+static void test_avoid_node_of_failed_replica(void **state)
+{
+    const char *cache_a[] = {sha_a};
+    struct op_node nodes[3];
+    struct op_sched_request req = {1000, 1 * GI, sha_a, "a"};
+    (void)state;
+
+    nodes[0] = node("a", 16000, 64 * GI); /* emptiest and has the model */
+    nodes[0].cached_sha256 = cache_a;
+    nodes[0].n_cached = 1;
+    nodes[1] = node("b", 8000, 16 * GI);
+    nodes[1].used_cpu_milli = 6000;
+    nodes[1].model_replicas = 1;
+    nodes[2] = node("c", 8000, 16 * GI);
+    nodes[2].used_cpu_milli = 7500; /* 0.5 cpu left: does not fit */
+    assert_int_equal(pick(nodes, 3, &req), 1);
+    req.avoid = NULL;
+    assert_int_equal(pick(nodes, 3, &req), 0);
+    /* Only the avoided node fits: it is used. */
+    req.avoid = "a";
+    nodes[1].used_cpu_milli = 7500;
+    assert_int_equal(pick(nodes, 3, &req), 0);
+    /* A name that matches no node changes nothing. */
+    req.avoid = "zz";
+    assert_int_equal(pick(nodes, 3, &req), 0);
+}
+
 static void test_invalid(void **state)
 {
     struct op_node n = node("a", 1000, GI);
-    struct op_sched_request req = {-1, 0, NULL};
+    struct op_sched_request req = {-1, 0, NULL, NULL};
     size_t chosen;
     (void)state;
 
@@ -157,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_cache_preferred),
         cmocka_unit_test(test_spread_then_least_allocated),
         cmocka_unit_test(test_nothing_fits_reasons),
+        cmocka_unit_test(test_avoid_node_of_failed_replica),
         cmocka_unit_test(test_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
