@@ -268,6 +268,9 @@ AVX2 static void dot2x4_f16(const void *w0, const void *w1, const void *x, size_
 #pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
             __m256 vb = _mm256_loadu_ps(b[j] + i);
+            /* one load for both rows: without this GCC folds the load into
+             * both FMAs, and ten loads per step outrun the two load ports */
+            __asm__("" : "+x"(vb));
             acc[j] = _mm256_fmadd_ps(v0, vb, acc[j]);
             acc[4 + j] = _mm256_fmadd_ps(v1, vb, acc[4 + j]);
         }
