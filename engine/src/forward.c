@@ -191,20 +191,29 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
 
-/* Rotates pairs (x[2i], x[2i+1]) of each head by pos * base^(-2i/rope_dim). */
-static void rope(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, float base,
-                 int32_t pos)
+/* cos/sin of pos * base^(-2i/rope_dim) for the rope_dim / 2 pairs of one
+ * position (computed once, shared by every head of q and k). */
+static void rope_table(float *cs, float *sn, int32_t rope_dim, float base, int32_t pos)
 {
     float theta_scale = powf(base, -2.0f / (float)rope_dim);
+    float theta = (float)pos;
+    for (int32_t i = 0; i < rope_dim / 2; i++) {
+        cs[i] = cosf(theta);
+        sn[i] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+/* Rotates the pairs (x[2i], x[2i+1]) of each head by the table's angles. */
+static void rope(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cs,
+                 const float *sn)
+{
     for (int32_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
-        float theta = (float)pos;
-        for (int32_t i = 0; i < rope_dim; i += 2) {
-            float cs = cosf(theta), sn = sinf(theta);
-            float x0 = v[i], x1 = v[i + 1];
-            v[i] = x0 * cs - x1 * sn;
-            v[i + 1] = x0 * sn + x1 * cs;
-            theta *= theta_scale;
+        for (int32_t i = 0; i < rope_dim / 2; i++) {
+            float x0 = v[2 * i], x1 = v[2 * i + 1];
+            v[2 * i] = x0 * cs[i] - x1 * sn[i];
+            v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
         }
     }
 }
@@ -268,8 +277,10 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
 #pragma omp for schedule(static)
         for (int32_t i = 0; i < n; i++) {
             float *q = c->q + (size_t)i * dim, *k = c->k + (size_t)i * kvd;
-            rope(q, hp->n_heads, hp->head_dim, hp->rope_dim, hp->rope_base, c->pos[i]);
-            rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, hp->rope_base, c->pos[i]);
+            float cs[256], sn[256]; /* rope_dim <= head_dim <= 512 (model.c) */
+            rope_table(cs, sn, hp->rope_dim, hp->rope_base, c->pos[i]);
+            rope(q, hp->n_heads, hp->head_dim, hp->rope_dim, cs, sn);
+            rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, cs, sn);
             size_t off =
                 (((size_t)l * c->n_seq + (size_t)b->seq[i]) * c->n_ctx + (size_t)c->pos[i]) * kvd;
             q_quantize_row(LLM_TYPE_F16, k, c->k_cache + off, kvd);
