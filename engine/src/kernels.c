@@ -128,6 +128,15 @@ static void block_avx2(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int6
     int64_t kc = (int64_t)(4096u * 256u / kern_act_row_bytes(atype, 256)) / 256 * 256;
     if (kc < 256) kc = 256;
     int32_t b = 0;
+    if ((size_t)nrows * xrow_bytes <= (24u << 10) && n_in <= kc) {
+        /* few short activation rows (batched decode): they all stay in L1,
+         * so each pair of weight rows is fetched once and used for all */
+        for (int64_t r = r0; r < r1; r += 2)
+            for (b = 0; b + 4 <= nrows; b += 4)
+                group_avx2(wtype, atype, w, wrow_bytes, r, r + 2 < r1 ? r + 2 : r1, 0, n_in,
+                           xb + (size_t)b * xrow_bytes, xrow_bytes, out + (size_t)b * out_stride,
+                           out_stride);
+    }
     for (; b + 4 <= nrows; b += 4) {
         const uint8_t *x4 = xb + (size_t)b * xrow_bytes;
         float *o4 = out + (size_t)b * out_stride;
