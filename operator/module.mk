@@ -32,7 +32,8 @@ $(OPERATOR_LIB): $(OPERATOR_LIB_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(OPERATOR_BIN): $(BUILD)/operator/src/main.o $(BUILD)/operator/src/controller.o $(OPERATOR_LIB) \
+$(OPERATOR_BIN): $(BUILD)/operator/src/main.o $(BUILD)/operator/src/controller.o \
+                 $(BUILD)/operator/src/scraper.o $(OPERATOR_LIB) \
                  $(OPERATOR_CORE_LIB) $(KUBE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd $(KUBE_LDLIBS) $(LDLIBS)

@@ -17,10 +17,13 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/queue.h"
+#include "op_backoff.h"
 #include "op_core.h"
 #include "op_plan.h"
 #include "op_rollout.h"
 #include "op_schedule.h"
+#include "op_scrape.h"
+#include "op_scraper.h"
 #include "op_spec.h"
 
 #define NODES_KEY "!nodes"
@@ -39,8 +42,15 @@ static const struct kube_resource r_leases = {"coordination.k8s.io", "v1", "leas
 enum { INF_MODELS, INF_REVS, INF_REPS, INF_NODES, INF_LEASES, INF_N };
 
 #define SCALE_SAMPLE_MS 2000
-#define SCRAPE_TIMEOUT_MS 1000L
+/* Scraping (op_scraper): every 2 s (DESIGN.md §3.5), 1 s per fetch; a page
+ * older than 3 periods plus a timeout is stale; an endpoint no reconcile
+ * asked for during 30 s is no longer scraped. */
+#define SCRAPE_PERIOD_MS 2000
+#define SCRAPE_TIMEOUT_MS 1000
+#define SCRAPE_MAX_AGE_MS (3 * SCRAPE_PERIOD_MS + SCRAPE_TIMEOUT_MS)
+#define SCRAPE_IDLE_MS 30000
 #define SCRAPE_MAX_BYTES (4u << 20)
+#define SCRAPE_PENDING_RETRY_MS 500
 #define GOLDEN_TIMEOUT_MS 10000L
 
 /* What the worker remembers per Model between reconciles: the autoscaler's
@@ -57,6 +67,7 @@ struct ctl_mstate {
     struct op_agent_sample an_prev_c, an_prev_s;
     bool an_have_prev;
     int64_t an_last_ms;
+    int64_t an_fetched_c; /* newest canary page used by the last run */
     /* The cache lags behind our own writes. After writing the Model we
      * remember the resourceVersion we had read; seeing it again means the
      * cache has not caught up, and acting on it would redo what we did
@@ -67,6 +78,10 @@ struct ctl_mstate {
     char scaling_msg[400];
     int32_t rev_pending;
     int64_t rev_pending_ms;
+    /* Replacement of Failed replicas of the stable revision bo_rev. */
+    int32_t bo_rev;
+    struct op_backoff bo;
+    char bo_msg[400]; /* the last replacement, for the Degraded condition */
     struct ctl_mstate *next;
 };
 
@@ -77,6 +92,8 @@ struct op_ctl {
     struct kube_informer *inf[INF_N];
     struct kube_queue *q;
     struct kube_recorder *rec;
+    struct op_scrape_cache *scache; /* any thread */
+    struct op_scraper *scraper;     /* runs while leading */
     pthread_t worker;
     bool worker_running;
     struct op_liveness live;    /* worker thread only */
@@ -84,7 +101,11 @@ struct op_ctl {
     atomic_ullong reconciles, reconcile_errors, reconcile_us, rollouts, promotions, rollbacks,
         replicas_created, replicas_deleted, nodes_not_ready, scale_decisions;
     atomic_int leading;
+    atomic_ullong reconcile_le[8]; /* histogram: counts per RECONCILE_LE bound */
 };
+
+/* Upper bounds (seconds) of kllm_operator_reconcile_duration_seconds. */
+static const double RECONCILE_LE[8] = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 
 static int64_t ctl_now_ms(void)
 {
@@ -200,6 +221,19 @@ int op_ctl_new(struct kube_client *c, const struct op_ctl_opts *o, struct op_ctl
     if (rc) goto out;
     rc = kube_recorder_new(c, "kllm-operator", ctl->identity, &ctl->rec);
     if (rc) goto out;
+    {
+        struct op_scrape_cache_opts co = {SCRAPE_MAX_AGE_MS, SCRAPE_IDLE_MS};
+        struct op_scraper_opts so;
+        rc = KUBE_ENOMEM;
+        ctl->scache = op_scrape_cache_new(&co);
+        if (!ctl->scache) goto out;
+        so.cache = ctl->scache;
+        so.period_ms = SCRAPE_PERIOD_MS;
+        so.timeout_ms = SCRAPE_TIMEOUT_MS;
+        so.max_bytes = SCRAPE_MAX_BYTES;
+        ctl->scraper = op_scraper_new(&so);
+        if (!ctl->scraper) goto out;
+    }
     for (int i = 0; i < INF_N; i++) {
         struct kube_informer_opts io;
         memset(&io, 0, sizeof(io));
@@ -414,6 +448,7 @@ struct ctl_rev_plan {
     const cJSON *obj; /* the ModelRevision (borrowed from revs) */
     int32_t desired;
     int32_t have, ready;
+    const char *avoid; /* node a Failed replica was deleted from (borrowed) */
 };
 
 static struct ctl_rev_plan *ctl_plan_find(struct ctl_rev_plan *p, size_t n, int32_t rev)
@@ -545,6 +580,7 @@ static int ctl_create_replica(struct op_ctl *ctl, const cJSON *model, const stru
 
     op_plan_requests(model, &req.cpu_milli, &req.mem_bytes);
     req.sha256 = op_json_str(p->obj, "spec.source.sha256");
+    req.avoid = p->avoid;
     rc = op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len);
     if (rc == OP_OK) node = nodes->n[chosen].name;
     obj = op_plan_replica_new(model, p->obj, idx, node);
@@ -587,6 +623,7 @@ static int ctl_bind_replica(struct op_ctl *ctl, const cJSON *model, const cJSON 
 
     op_plan_requests(rep, &req.cpu_milli, &req.mem_bytes);
     req.sha256 = op_json_str(rep, "spec.source.sha256");
+    req.avoid = NULL;
     if (op_schedule(nodes->n, nodes->len, &req, &chosen, why, why_len) != OP_OK) {
         const char *cur = op_json_str(rep, "status.message");
         if (!cur || strcmp(cur, why) != 0) /* write only when the reason changed */
@@ -637,7 +674,7 @@ struct ctl_model_view {
     struct op_rollout_state st;
     struct op_rollout_decision d;
     bool rolling, starting, invalid, unschedulable, failed;
-    char invalid_msg[256], unsched_msg[256];
+    char invalid_msg[256], unsched_msg[256], failed_msg[400];
     int32_t have, ready;
     cJSON *analysis, *autoscaling; /* new status.analysis / .autoscaling, or NULL: keep */
     bool wrote_model;              /* the Model was written: the cache is behind */
@@ -734,7 +771,8 @@ static int ctl_write_status(struct op_ctl *ctl, const cJSON *model, struct ctl_m
                                          now_ms);
     else if (v->failed)
         tmp = op_plan_conditions_set_new(conds, "Degraded", true, "ReplicaFailed",
-                                         "a replica is Failed", now_ms);
+                                         v->failed_msg[0] ? v->failed_msg : "a replica is Failed",
+                                         now_ms);
     else
         tmp = op_plan_conditions_set_new(conds, "Degraded", false, "AsExpected", NULL, now_ms);
     cJSON_Delete(conds);
@@ -838,65 +876,46 @@ static size_t ctl_buf_write(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* GET http://endpoint/metrics into a new buffer (caller frees); NULL when
- * the agent did not answer 200 within SCRAPE_TIMEOUT_MS. */
-static char *ctl_scrape(const char *endpoint)
-{
-    CURL *h = curl_easy_init();
-    struct ctl_buf b = {NULL, 0, SCRAPE_MAX_BYTES};
-    char url[600];
-    long code = 0;
-    char *out = NULL;
-
-    if (!h) return NULL;
-    b.p = malloc(b.cap);
-    if (!b.p) goto out;
-    b.p[0] = '\0';
-    snprintf(url, sizeof(url), "%s%s/metrics", strstr(endpoint, "://") ? "" : "http://", endpoint);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ctl_buf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, SCRAPE_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(h) == CURLE_OK &&
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
-        out = b.p;
-        b.p = NULL;
-    }
-out:
-    free(b.p);
-    curl_easy_cleanup(h);
-    return out;
-}
-
-/* Sums the samples of the Ready replicas of revision rev (rev 0: all) of
- * the Model; *asked Ready replicas, *answered of them scraped. */
-static void ctl_scrape_rev(const cJSON *reps, const struct ctl_nodes *nodes, int32_t rev,
-                           const char *model_key, struct op_agent_sample *sum, int *asked,
-                           int *answered)
+/* Sums the cached pages (op_scrape) of the Ready replicas of revision rev
+ * (rev 0: all) of the Model: *asked Ready replicas, *answered of them with
+ * a fresh page, *pending of them not fetched yet (the scraper is kicked);
+ * *newest_ms (may be NULL) the newest page's fetch time. Never waits. */
+static void ctl_scrape_rev(struct op_ctl *ctl, const cJSON *reps, const struct ctl_nodes *nodes,
+                           int32_t rev, const char *model_key, struct op_agent_sample *sum,
+                           int *asked, int *answered, int *pending, int64_t *newest_ms)
 {
     const cJSON *it;
+    int64_t now = ctl_mono_ms();
     memset(sum, 0, sizeof(*sum));
-    *asked = *answered = 0;
+    *asked = *answered = *pending = 0;
+    if (newest_ms) *newest_ms = 0;
     cJSON_ArrayForEach(it, reps)
     {
         const char *phase = op_json_str(it, "status.phase");
         const char *ep = op_json_str(it, "status.endpoint");
         int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
         struct op_agent_sample one;
-        char *text;
+        char *text = NULL;
+        int64_t at = 0;
+        enum op_scrape_state st;
         if (rev && op_json_int(it, "spec.revision", 0) != rev) continue;
         if (!phase || strcmp(phase, "Ready") || ni < 0 || !nodes->n[ni].ready) continue;
         if (op_json_at(it, "metadata.deletionTimestamp")) continue;
         (*asked)++;
         if (!ep) continue;
-        text = ctl_scrape(ep);
-        if (!text) continue;
+        st = op_scrape_cache_get(ctl->scache, ep, now, &text, &at);
+        if (st == OP_SCRAPE_PENDING) (*pending)++;
+        if (st != OP_SCRAPE_OK || !text) {
+            free(text);
+            continue;
+        }
         (*answered)++;
+        if (newest_ms && at > *newest_ms) *newest_ms = at;
         op_agent_sample_parse(text, model_key, &one);
         free(text);
         op_agent_sample_add(sum, &one);
     }
+    if (*pending > 0) op_scraper_kick(ctl->scraper);
 }
 
 /* POST body to http://endpoint/v1/completions pinned to the canary; the
@@ -992,7 +1011,8 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
     int64_t interval = op_json_int(model, "spec.rollout.analysis.intervalSeconds", 10) * 1000;
     int64_t now = ctl_mono_ms();
     struct op_agent_sample cur_c, cur_s;
-    int ac, nc, as, ns_;
+    int ac, nc, as, ns_, pc, ps;
+    int64_t fc;
     struct op_analysis_spec spec;
     struct op_analysis_state st;
     struct op_analysis_input in;
@@ -1008,13 +1028,21 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
         ms->an_stable = v->stable;
     }
     if (ms->an_have_prev && now - ms->an_last_ms < interval) return;
-    ctl_scrape_rev(reps, nodes, v->canary, key, &cur_c, &ac, &nc);
-    ctl_scrape_rev(reps, nodes, v->stable, key, &cur_s, &as, &ns_);
+    ctl_scrape_rev(ctl, reps, nodes, v->canary, key, &cur_c, &ac, &nc, &pc, &fc);
+    ctl_scrape_rev(ctl, reps, nodes, v->stable, key, &cur_s, &as, &ns_, &ps, NULL);
+    if (!canary_failed &&
+        (pc > 0 || ps > 0 || (ms->an_have_prev && nc > 0 && fc <= ms->an_fetched_c))) {
+        /* Pages not fetched yet, or none newer than the last run's: a run
+         * now would judge nothing. Soon again. */
+        if (*requeue_ms > SCRAPE_PENDING_RETRY_MS) *requeue_ms = SCRAPE_PENDING_RETRY_MS;
+        return;
+    }
     if (!ms->an_have_prev) {
         ms->an_prev_c = cur_c;
         ms->an_prev_s = cur_s;
         ms->an_have_prev = nc > 0;
         ms->an_last_ms = now;
+        ms->an_fetched_c = fc;
         if (!canary_failed) return; /* a baseline first: deltas need two scrapes */
     }
     memset(&in, 0, sizeof(in));
@@ -1029,6 +1057,7 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
     if (nc > 0) ms->an_prev_c = cur_c;
     if (ns_ > 0) ms->an_prev_s = cur_s;
     ms->an_last_ms = now;
+    ms->an_fetched_c = fc;
     cJSON_Delete(v->analysis);
     v->analysis = cJSON_CreateObject();
     if (v->analysis) {
@@ -1061,7 +1090,7 @@ static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *ke
     struct op_autoscale_decision d;
     enum op_scale_metric metric;
     struct op_agent_sample sum;
-    int asked, answered;
+    int asked, answered, pending;
     int64_t now = ctl_mono_ms();
     double load = 0;
     bool complete;
@@ -1073,8 +1102,14 @@ static void ctl_autoscale(struct op_ctl *ctl, const cJSON *model, const char *ke
     v->scaling = ms->scaling; /* between samples the last verdict stands */
     snprintf(v->scaling_msg, sizeof(v->scaling_msg), "%s", ms->scaling_msg);
     if (ms->as_last_ms && now - ms->as_last_ms < SCALE_SAMPLE_MS) return;
+    ctl_scrape_rev(ctl, reps, nodes, 0, key, &sum, &asked, &answered, &pending, NULL);
+    if (pending > 0) {
+        /* Endpoints the scraper has not fetched yet: no sample rather than
+         * an incomplete one (that would read as metrics missing). */
+        *requeue_ms = SCRAPE_PENDING_RETRY_MS;
+        return;
+    }
     ms->as_last_ms = now;
-    ctl_scrape_rev(reps, nodes, 0, key, &sum, &asked, &answered);
     complete = asked > 0 && answered == asked;
     if (metric == OP_METRIC_CONCURRENCY) load = sum.in_flight + sum.queued;
     if (metric == OP_METRIC_QUEUE_DEPTH) load = sum.queued;
@@ -1174,6 +1209,47 @@ static void ctl_revision_gc(struct op_ctl *ctl, const cJSON *model, const struct
     }
 }
 
+/* A Failed replica of the stable revision: deleted, so that the create
+ * loop re-creates it (on another node when one fits), unless the
+ * revision's back-off (op_backoff) is still running; *deleted says which.
+ * v->failed_msg gets the line for the Degraded condition. */
+static int ctl_replace_failed(struct op_ctl *ctl, const cJSON *model, struct ctl_mstate *ms,
+                              const cJSON *rep, struct ctl_rev_plan *p, struct ctl_model_view *v,
+                              int64_t *requeue_ms, bool *deleted)
+{
+    struct op_backoff_spec spec;
+    int64_t now = ctl_mono_ms(), wait = op_backoff_wait_ms(&ms->bo, now);
+    const char *node = op_json_str(rep, "spec.nodeName");
+    const char *why = op_json_str(rep, "status.message");
+    char msg[400];
+    int rc;
+
+    *deleted = false;
+    op_backoff_spec_default(&spec);
+    if (wait > 0) {
+        snprintf(v->failed_msg, sizeof(v->failed_msg),
+                 "replica %s failed on %s (%.120s); %d replaced so far, backing off: next "
+                 "replacement in %lld s",
+                 kube_obj_name(rep), node ? node : "no node", why ? why : "no message",
+                 (int)ms->bo.failures, (long long)((wait + 999) / 1000));
+        if (*requeue_ms > wait) *requeue_ms = wait;
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "replica %s failed on %s (%.120s); replacing it (replacement %d)",
+             kube_obj_name(rep), node ? node : "no node", why ? why : "no message",
+             (int)ms->bo.failures + 1);
+    rc = ctl_delete_replica(ctl, rep, "failed");
+    if (rc) return rc;
+    op_backoff_replaced(&ms->bo, &spec, now);
+    ctl_event(ctl, model, "Model", "Warning", "ReplicaFailed", msg);
+    snprintf(ms->bo_msg, sizeof(ms->bo_msg), "%s", msg);
+    snprintf(v->failed_msg, sizeof(v->failed_msg), "%s", msg);
+    p->avoid = node;
+    p->have--;
+    *deleted = true;
+    return 0;
+}
+
 static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *requeue_ms)
 {
     cJSON *model = NULL, *revs = NULL, *reps = NULL, *created = NULL, *it;
@@ -1258,6 +1334,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
             plan[n_plan].rev = n;
             plan[n_plan].obj = it;
             plan[n_plan].desired = plan[n_plan].have = plan[n_plan].ready = 0;
+            plan[n_plan].avoid = NULL;
             n_plan++;
         }
     }
@@ -1287,6 +1364,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
             plan[n_plan].rev = n + 1;
             plan[n_plan].obj = created;
             plan[n_plan].desired = plan[n_plan].have = plan[n_plan].ready = 0;
+            plan[n_plan].avoid = NULL;
             n_plan++;
         }
     }
@@ -1431,11 +1509,18 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     {
         const cJSON *keep[1024];
         size_t n_keep = 0;
+        bool stable_failed = false;
+        if (ms && ms->bo_rev != v.stable) {
+            ms->bo_rev = v.stable;
+            op_backoff_init(&ms->bo);
+            ms->bo_msg[0] = '\0';
+        }
         cJSON_ArrayForEach(it, reps)
         {
             struct ctl_rev_plan *p =
                 ctl_plan_find(plan, n_plan, (int32_t)op_json_int(it, "spec.revision", 0));
             const char *node = op_json_str(it, "spec.nodeName");
+            const char *phase = op_json_str(it, "status.phase");
             int ni = ctl_nodes_find(nodes, node);
             if (op_json_at(it, "metadata.deletionTimestamp")) continue;
             if (!p || p->desired == 0) {
@@ -1443,6 +1528,14 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
                 if (p) p->have--;
                 if (rc) goto out;
                 continue;
+            }
+            if (ms && p->rev == v.stable && !(v.rolling && p->rev == v.canary) && phase &&
+                !strcmp(phase, "Failed")) {
+                bool deleted = false;
+                stable_failed = true;
+                rc = ctl_replace_failed(ctl, model, ms, it, p, &v, requeue_ms, &deleted);
+                if (rc) goto out;
+                if (deleted) continue;
             }
             if (node && (ni < 0 ||
                          nodes->age_ms[ni] > ctl->o.node_lease_timeout_ms + ctl->o.node_grace_ms)) {
@@ -1482,6 +1575,18 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
                 if (rc) goto out;
                 if (v.unsched_msg[0]) v.unschedulable = true;
                 p->have++;
+            }
+        }
+        if (ms && !stable_failed) {
+            struct op_backoff_spec bspec;
+            struct ctl_rev_plan *sp = ctl_plan_find(plan, n_plan, v.stable);
+            op_backoff_spec_default(&bspec);
+            op_backoff_healthy(&ms->bo, &bspec, ctl_mono_ms());
+            /* Degraded until the replacement is Ready, not only while a
+             * replica is Failed, so the condition does not flap. */
+            if (ms->bo.failures > 0 && ms->bo_msg[0] && sp && sp->ready < sp->desired) {
+                v.failed = true;
+                snprintf(v.failed_msg, sizeof(v.failed_msg), "%s", ms->bo_msg);
             }
         }
         for (size_t k = 0; k < n_keep; k++) {
@@ -1620,8 +1725,16 @@ static void *ctl_worker(void *arg)
         } else {
             rc = ctl_reconcile_model(ctl, key, &requeue);
         }
-        atomic_fetch_add(&ctl->reconciles, 1);
-        atomic_fetch_add(&ctl->reconcile_us, (unsigned long long)(ctl_mono_ms() - t0) * 1000);
+        {
+            int64_t took = ctl_mono_ms() - t0;
+            atomic_fetch_add(&ctl->reconciles, 1);
+            atomic_fetch_add(&ctl->reconcile_us, (unsigned long long)took * 1000);
+            for (size_t b = 0; b < 8; b++)
+                if ((double)took / 1000.0 <= RECONCILE_LE[b]) {
+                    atomic_fetch_add(&ctl->reconcile_le[b], 1); /* cumulated when written */
+                    break;
+                }
+        }
         if (rc) {
             const char *kv[] = {"key", key, "error", kube_strerror(rc), NULL};
             atomic_fetch_add(&ctl->reconcile_errors, 1);
@@ -1641,7 +1754,11 @@ static void *ctl_worker(void *arg)
 int op_ctl_lead(struct op_ctl *ctl)
 {
     if (!ctl || ctl->worker_running) return KUBE_EINVAL;
-    if (pthread_create(&ctl->worker, NULL, ctl_worker, ctl)) return KUBE_ENOMEM;
+    if (op_scraper_start(ctl->scraper)) return KUBE_ENOMEM;
+    if (pthread_create(&ctl->worker, NULL, ctl_worker, ctl)) {
+        op_scraper_stop(ctl->scraper);
+        return KUBE_ENOMEM;
+    }
     ctl->worker_running = true;
     atomic_store(&ctl->leading, 1);
     ctl_enqueue_all_models(ctl);
@@ -1656,6 +1773,7 @@ void op_ctl_stop(struct op_ctl *ctl)
         pthread_join(ctl->worker, NULL);
         ctl->worker_running = false;
     }
+    op_scraper_stop(ctl->scraper);
     atomic_store(&ctl->leading, 0);
     for (int i = 0; i < INF_N; i++)
         if (ctl->inf[i]) kube_informer_stop(ctl->inf[i]);
@@ -1671,6 +1789,8 @@ void op_ctl_free(struct op_ctl *ctl)
         free(ctl->mstates);
         ctl->mstates = n;
     }
+    op_scraper_free(ctl->scraper);
+    op_scrape_cache_free(ctl->scache);
     kube_recorder_free(ctl->rec);
     kube_queue_free(ctl->q);
     free(ctl->ns);
@@ -1682,7 +1802,11 @@ void op_ctl_free(struct op_ctl *ctl)
 size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
 {
     int n;
+    size_t used;
+    uint64_t fetches = 0, failures = 0;
+    unsigned long long cum = 0;
     if (!ctl || !buf || cap == 0) return 0;
+    op_scraper_counts(ctl->scraper, &fetches, &failures);
     n = snprintf(
         buf, cap,
         "# HELP kllm_operator_leader 1 when this replica is the leader.\n"
@@ -1704,7 +1828,13 @@ size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
         "# TYPE kllm_operator_nodes_not_ready_total counter\n"
         "kllm_operator_nodes_not_ready_total %llu\n"
         "# TYPE kllm_operator_scale_decisions_total counter\n"
-        "kllm_operator_scale_decisions_total %llu\n",
+        "kllm_operator_scale_decisions_total %llu\n"
+        "# HELP kllm_operator_scrapes_total Fetches of agents' /metrics by the scraper thread.\n"
+        "# TYPE kllm_operator_scrapes_total counter\nkllm_operator_scrapes_total %llu\n"
+        "# TYPE kllm_operator_scrape_failures_total counter\n"
+        "kllm_operator_scrape_failures_total %llu\n"
+        "# HELP kllm_operator_reconcile_duration_seconds Time of one reconcile.\n"
+        "# TYPE kllm_operator_reconcile_duration_seconds histogram\n",
         atomic_load(&ctl->leading), (unsigned long long)atomic_load(&ctl->reconciles),
         (unsigned long long)atomic_load(&ctl->reconcile_errors),
         (double)atomic_load(&ctl->reconcile_us) / 1e6, kube_queue_len(ctl->q),
@@ -1714,7 +1844,27 @@ size_t op_ctl_metrics(struct op_ctl *ctl, char *buf, size_t cap)
         (unsigned long long)atomic_load(&ctl->replicas_created),
         (unsigned long long)atomic_load(&ctl->replicas_deleted),
         (unsigned long long)atomic_load(&ctl->nodes_not_ready),
-        (unsigned long long)atomic_load(&ctl->scale_decisions));
+        (unsigned long long)atomic_load(&ctl->scale_decisions), (unsigned long long)fetches,
+        (unsigned long long)failures);
     if (n < 0) return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    used = (size_t)n < cap ? (size_t)n : cap - 1;
+    for (size_t b = 0; b < 8 && used + 1 < cap; b++) {
+        cum += atomic_load(&ctl->reconcile_le[b]);
+        n = snprintf(buf + used, cap - used,
+                     "kllm_operator_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                     RECONCILE_LE[b], cum);
+        if (n < 0) return used;
+        used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
+    if (used + 1 < cap) {
+        n = snprintf(buf + used, cap - used,
+                     "kllm_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                     "kllm_operator_reconcile_duration_seconds_sum %.6f\n"
+                     "kllm_operator_reconcile_duration_seconds_count %llu\n",
+                     (unsigned long long)atomic_load(&ctl->reconciles),
+                     (double)atomic_load(&ctl->reconcile_us) / 1e6,
+                     (unsigned long long)atomic_load(&ctl->reconciles));
+        if (n > 0) used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
+    return used;
 }

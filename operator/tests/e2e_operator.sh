@@ -17,7 +17,10 @@
 # change -> canary revision 2 through the steps, paused; `kubectl kllm
 # promote` -> revision 2 stable, revision 1 replicas gone; `kubectl kllm
 # abort` of a third rollout -> RolledBack, stable kept; `kubectl kllm
-# rollback --to 2`; a node whose Lease stops -> NotReady, its replicas
+# rollback --to 2`; a Failed stable replica replaced on another node, then
+# after a back-off; a second Model scaled up on load and down only after
+# scaleDownDelaySeconds; an agent that hangs on /metrics does not stall the
+# other Models and is not read as zero load; a node whose Lease stops -> NotReady, its replicas
 # re-created on the other node; SIGTERM releases the leader Lease; deleting
 # the Model removes everything. Exit 0 only when every check passed.
 set -u
@@ -284,7 +287,9 @@ k get events -n $MNS --field-selector involvedObject.name=tiny -o 'jsonpath={ran
 grep -q RolloutStarted "$work/events.txt" && grep -q RolloutPaused "$work/events.txt" &&
     ok "Events RolloutStarted, RolloutPaused" || fail "Events RolloutStarted, RolloutPaused (got: $(cat "$work/events.txt"))"
 kubectl kllm status tiny -n $MNS >"$work/status.txt" 2>&1 && grep -q "Canary:    2 (weight 50%, step 3)" "$work/status.txt" &&
-    ok "kubectl kllm status shows the canary" || { fail "kubectl kllm status shows the canary"; cat "$work/status.txt"; }
+    grep -q '^Revisions:' "$work/status.txt" && grep -Eq '^  tiny-1-[0-9]+ +1 +node-[ab] +Ready' "$work/status.txt" &&
+    grep -Eq '^  tiny-2-[0-9]+ +2 +node-[ab] +Ready' "$work/status.txt" &&
+    ok "kubectl kllm status shows the canary, revisions and replicas per node" || { fail "kubectl kllm status shows the canary"; cat "$work/status.txt"; }
 kubectl kllm promote tiny -n $MNS >/dev/null && ok "kubectl kllm promote" || fail "kubectl kllm promote"
 wait_for "canary scaled to 2" 20 reps_are kllm.io/revision=2 2
 ready_all
@@ -388,6 +393,118 @@ kubectl kllm top tiny -n $MNS >"$work/top.txt" 2>&1
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":null,"replicas":2}}' >/dev/null
 wait_for "autoscaling off, back to 2 replicas" 20 reps_are kllm.io/revision=2 2
 
+# --- a Failed stable replica is replaced on another node, with back-off --------------------------
+ready_all
+wait_for "Healthy 2/2 before a stable replica fails" 20 eq "Healthy 2/2" model tiny '{.status.phase} {.status.ready}'
+not_ready_rep() { # the name of a replica of revision 2 that is not Ready
+    k get modelreplicas -n $MNS -l kllm.io/revision=2 -o json | jq -r '[.items[] | select(.status.phase != "Ready")][0].metadata.name // empty'
+}
+gone() { ! k get modelreplica "$1" -n $MNS >/dev/null 2>&1; }
+degraded_says() { jp model tiny '{.status.conditions[?(@.type=="Degraded")].status} {.status.conditions[?(@.type=="Degraded")].reason} {.status.conditions[?(@.type=="Degraded")].message}' | grep -q "^True ReplicaFailed .*$1"; }
+victim=$(k get modelreplicas -n $MNS -l kllm.io/revision=2,kllm.io/node=node-a -o 'jsonpath={.items[0].metadata.name}')
+on_b=$(count_reps kllm.io/revision=2,kllm.io/node=node-b)
+k patch modelreplica "$victim" -n $MNS --subresource=status --type=merge -p '{"status":{"phase":"Failed","message":"load failed: out of memory"}}' >/dev/null
+wait_for "Failed stable replica $victim deleted" 20 gone "$victim"
+wait_for "its replacement is bound to node-b, not node-a where it failed" 20 reps_are kllm.io/revision=2,kllm.io/node=node-b $((on_b + 1))
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=ReplicaFailed -o 'jsonpath={.items[*].message}' | grep -q "replica $victim failed on node-a (load failed: out of memory); replacing it (replacement 1)" &&
+    ok "Event ReplicaFailed names the replica, node and message" || fail "Event ReplicaFailed names the replica, node and message"
+wait_for "Degraded=True ReplicaFailed while the replacement loads" 20 degraded_says "replica $victim failed"
+[ "$(jp model tiny '{.spec.replicas} {.status.stableRevision}')" = "2 2" ] && ok "no rollout, no scale change" || fail "no rollout, no scale change"
+repl=$(not_ready_rep)
+[ -n "$repl" ] || fail "a replacement replica that is not Ready yet"
+k patch modelreplica "$repl" -n $MNS --subresource=status --type=merge -p '{"status":{"phase":"Failed","message":"load failed: disk full"}}' >/dev/null
+wait_for "the replacement fails too: not replaced at once, backing off" 20 degraded_says "replica $repl failed on node-b (load failed: disk full); 1 replaced so far, backing off"
+wait_for "replaced after the back-off" 40 gone "$repl"
+k get events -n $MNS --field-selector involvedObject.name=tiny,reason=ReplicaFailed -o 'jsonpath={.items[*].message}' | grep -q "replica $repl failed on node-b (load failed: disk full); replacing it (replacement 2)" &&
+    ok "Event ReplicaFailed for the 2nd replacement" || fail "Event ReplicaFailed for the 2nd replacement"
+wait_for "2 replicas of revision 2 again" 20 reps_are kllm.io/revision=2 2
+ready_all
+wait_for "Healthy 2/2 and Degraded=False once the replacement is Ready" 20 eq "Healthy 2/2 False" model tiny '{.status.phase} {.status.ready} {.status.conditions[?(@.type=="Degraded")].status}'
+
+# --- autoscaling on load: up at once, down only after scaleDownDelaySeconds ---------------------------
+# A second Model whose stand-in agent reports the in-flight requests we write.
+metrics_server scaler
+scaler_ep=127.0.0.1:$(cat "$work/scaler.port")
+load() { # load N: every scaler replica reports N requests in flight
+    printf 'kllm_requests_in_flight{model="%s/scaler"} %d\nkllm_requests_queued{model="%s/scaler"} 0\n' $MNS "$1" $MNS >"$work/scaler.tmp"
+    mv "$work/scaler.tmp" "$work/scaler.prom"
+}
+load 150
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: Model
+metadata: {name: scaler, namespace: $MNS}
+spec:
+  source: {uri: "https://models.example.org/scaler.gguf", sha256: "$SHA1"}
+  resources: {cpu: 100m, memory: 64Mi}
+  replicas: 1
+  autoscaling: {minReplicas: 1, maxReplicas: 3, metric: concurrency, target: 100, scaleDownDelaySeconds: 8}
+EOF
+wait_for "scaler: 1 replica" 20 reps_are kllm.io/model=scaler 1
+set_ready kllm.io/model=scaler "$scaler_ep"
+wait_for "load 150 on 1 replica (target 100): spec.replicas 2" 30 eq 2 model scaler '{.spec.replicas}'
+wait_for "scaler: 2 replicas" 20 reps_are kllm.io/model=scaler 2
+set_ready kllm.io/model=scaler "$scaler_ep"
+wait_for "load 300 on 2 replicas: spec.replicas 3 (maxReplicas)" 30 eq 3 model scaler '{.spec.replicas}'
+wait_for "scaler: 3 replicas" 20 reps_are kllm.io/model=scaler 3
+set_ready kllm.io/model=scaler "$scaler_ep"
+wait_for "scaler: 3/3 Ready" 20 eq 3/3 model scaler '{.status.ready}'
+load 0
+scale_down_delayed() {
+    [ "$(jp model scaler '{.spec.replicas}')" = 3 ] && jp model scaler '{.status.autoscaling.message}' | grep -q '^ScaleDownDelayed:'
+}
+wait_for "idle: the scale-down waits for the delay (ScaleDownDelayed, still 3)" 60 scale_down_delayed
+wait_for "after scaleDownDelaySeconds: back to 1 replica" 120 eq 1 model scaler '{.spec.replicas}'
+wait_for "scaler: 1 replica left" 20 reps_are kllm.io/model=scaler 1
+k get events -n $MNS --field-selector involvedObject.name=scaler,reason=Scaled -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' >"$work/scaler-events.txt"
+grep -q '^replicas 1 -> 2: ScaleUp' "$work/scaler-events.txt" && grep -q '^replicas 2 -> 3: ' "$work/scaler-events.txt" &&
+    grep -q '^replicas 3 -> [12]: ScaleDown:' "$work/scaler-events.txt" &&
+    ok "Events Scaled: 1 -> 2, 2 -> 3, then ScaleDown" || { fail "Events Scaled up and down"; cat "$work/scaler-events.txt"; }
+
+# --- an agent that hangs on /metrics does not stall the other Models -----------------------------------
+# It accepts connections and never answers. With 16 Ready replicas there, a
+# reconcile that scraped them itself would wait 16 fetch timeouts.
+perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(Listen => 128, LocalAddr => "127.0.0.1", LocalPort => 0,
+                                  ReuseAddr => 1) or die "listen: $!";
+    open(my $pf, ">", $ARGV[0]) or die; print $pf $s->sockport(); close $pf;
+    my @keep;
+    while (my $c = $s->accept) { push @keep, $c }' "$work/hung.port" &
+metrics_pids="$metrics_pids $!"
+i=0
+while [ ! -s "$work/hung.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+hung_ep=127.0.0.1:$(cat "$work/hung.port")
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: kllm.io/v1alpha1
+kind: Model
+metadata: {name: hung, namespace: $MNS}
+spec:
+  source: {uri: "https://models.example.org/hung.gguf", sha256: "$SHA1"}
+  resources: {cpu: 100m, memory: 16Mi}
+  replicas: 16
+  autoscaling: {minReplicas: 1, maxReplicas: 16, metric: concurrency, target: 1, scaleDownDelaySeconds: 0}
+EOF
+wait_for "hung: 16 replicas" 30 reps_are kllm.io/model=hung 16
+set_ready kllm.io/model=hung "$hung_ep"
+wait_for "hung: 16/16 Ready at the hanging agent" 30 eq 16/16 model hung '{.status.ready}'
+wait_for "hung: ScalingActive=False MetricsMissing" 30 eq "False MetricsMissing" model hung '{.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason}'
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":3}}' >/dev/null
+wait_for "meanwhile tiny is reconciled: 3 replicas" 10 reps_are kllm.io/model=tiny 3
+ready_all
+wait_for "tiny Healthy 3/3" 10 eq "Healthy 3/3" model tiny '{.status.phase} {.status.ready}'
+[ "$(jp model hung '{.spec.replicas} {.status.conditions[?(@.type=="ScalingActive")].reason}')" = "16 MetricsMissing" ] &&
+    ok "hung: unscrapable replicas are not zero load (16 held, delay 0)" || fail "hung: 16 replicas held (got $(jp model hung '{.spec.replicas}'))"
+curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kllm_operator_scrape_failures_total" && $2 > 0 {f = 1} END {exit !f}' &&
+    ok "the scraper counted failed fetches of the hanging agent" || fail "scrape failures counted"
+k delete model hung scaler -n $MNS --wait=false >/dev/null
+k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":2}}' >/dev/null
+gone_models() {
+    ! kubectl get model hung scaler -n $MNS -o name 2>/dev/null | grep -q . &&
+        [ -z "$(kubectl get modelreplicas -n $MNS -l 'kllm.io/model in (hung,scaler)' -o name)" ]
+}
+wait_for "hung and scaler deleted with their replicas" 60 gone_models
+wait_for "tiny back to 2 replicas" 20 reps_are kllm.io/model=tiny 2
+
 # --- node failure --------------------------------------------------------------------------------
 touch "$work/kill-node-b"
 wait_for "node-b NotReady after its Lease expired" 40 eq "False LeaseExpired" inferencenode node-b '{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
@@ -413,6 +530,12 @@ curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
 grep -q '^kllm_operator_leader 1' "$work/metrics.txt" && grep -q '^kllm_rollbacks_total 4' "$work/metrics.txt" &&
     grep -q '^kllm_operator_scale_decisions_total [1-9]' "$work/metrics.txt" &&
     ok "/metrics: leader 1, rollbacks 4, scale decisions" || fail "/metrics: leader 1, rollbacks 4, scale decisions"
+for m in kllm_operator_reconciles_total kllm_operator_reconcile_errors_total kllm_operator_reconcile_duration_seconds_count \
+    kllm_operator_queue_depth kllm_rollouts_total kllm_promotions_total kllm_operator_scrapes_total; do
+    grep -q "^$m [0-9]" "$work/metrics.txt" || fail "/metrics has $m"
+done
+grep -q '^kllm_operator_reconcile_duration_seconds_bucket{le="+Inf"} [1-9]' "$work/metrics.txt" &&
+    ok "/metrics: reconcile counts, errors, latency histogram, queue depth, rollouts, scrapes" || fail "/metrics: reconcile latency histogram"
 kill -TERM "$op_pid"
 wait "$op_pid"
 st=$?
