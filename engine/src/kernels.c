@@ -59,27 +59,32 @@ float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n)
 
 uint32_t kern_act_type(uint32_t wtype)
 {
-    if (wtype == LLM_TYPE_F16 && kern_path() == KERN_AVX2) return KERN_ACT_F16_AS_F32;
+    if (kern_path() == KERN_AVX2) {
+        if (wtype == LLM_TYPE_F16) return KERN_ACT_F16_AS_F32;
+        if (wtype == LLM_TYPE_Q8_0 || wtype == LLM_TYPE_Q4_0) return KERN_ACT_Q8_F32;
+    }
     return q_dot_type(wtype);
 }
 
 size_t kern_act_row_bytes(uint32_t act_type, int64_t n)
 {
-    return act_type == KERN_ACT_F16_AS_F32 ? (size_t)n * 4 : q_row_bytes(act_type, n);
+    if (act_type == KERN_ACT_F16_AS_F32) return (size_t)n * 4;
+    if (act_type == KERN_ACT_Q8_F32) return (size_t)(n / QK) * sizeof(struct kblock_q8f);
+    return q_row_bytes(act_type, n);
 }
 
 void kern_quantize_rows(uint32_t act_type, const float *x, size_t n, void *dst, size_t row_bytes,
                         int32_t nrows)
 {
-    const int avx2 = kern_path() == KERN_AVX2;
 #pragma omp for schedule(static) nowait
     for (int32_t b = 0; b < nrows; b++) {
         const float *xr = x + (size_t)b * n;
         uint8_t *d = (uint8_t *)dst + (size_t)b * row_bytes;
-        if (act_type == KERN_ACT_F16_AS_F32) /* only chosen on the AVX2 path */
+        /* the two KERN_ACT_ types are only chosen on the AVX2 path */
+        if (act_type == KERN_ACT_F16_AS_F32)
             kern_round_f16_avx2(xr, (float *)(void *)d, (int64_t)n);
-        else if (act_type == LLM_TYPE_Q8_0 && avx2)
-            kern_quantize_q8_0_avx2(xr, d, (int64_t)n);
+        else if (act_type == KERN_ACT_Q8_F32)
+            kern_quantize_q8f_avx2(xr, (struct kblock_q8f *)(void *)d, (int64_t)n);
         else
             q_quantize_row(act_type, xr, d, (int64_t)n);
     }

@@ -29,8 +29,15 @@ float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* The activation format a matmul over `wtype` weights takes on the current
  * path: q_dot_type(wtype), except that the AVX2 path takes F16-weight
  * activations as f32 values already rounded to f16 (KERN_ACT_F16_AS_F32:
- * the same numbers, widened once instead of once per weight row). */
+ * the same numbers, widened once instead of once per weight row) ... */
 #define KERN_ACT_F16_AS_F32 0x10001u
+/* ... and Q8_0/Q4_0-weight activations as Q8_0 blocks whose scale is kept
+ * widened to f32 (the same f16-rounded value), so no tile converts it. */
+#define KERN_ACT_Q8_F32 0x10002u
+struct kblock_q8f {
+    float d;
+    int8_t qs[32];
+};
 uint32_t kern_act_type(uint32_t wtype);
 size_t kern_act_row_bytes(uint32_t act_type, int64_t n);
 
@@ -70,7 +77,7 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
  * 0 (nothing written) for types without a pair kernel. */
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
                      int64_t n, float out[8]);
-void kern_quantize_q8_0_avx2(const float *x, void *dst, int64_t n);
+void kern_quantize_q8f_avx2(const float *x, struct kblock_q8f *dst, int64_t n);
 void kern_round_f16_avx2(const float *x, float *y, int64_t n);
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                       int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);

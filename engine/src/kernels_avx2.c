@@ -2,7 +2,7 @@
  * by kernels.c when the CPU has them (this file is compiled without -mavx2;
  * each function carries its own target attribute).
  *
- * Q8_0 and Q4_0 take Q8_0 activations and multiply 32 int8 pairs at once
+ * Q8_0 and Q4_0 take Q8_0 activations with f32 scales (KERN_ACT_Q8_F32) and multiply 32 int8 pairs at once
  * (sign trick + maddubs: |a| as unsigned times sign-adjusted b), then scale
  * by the two block scales in float. F16/BF16 widen 8 halves at a time.
  */
@@ -57,12 +57,13 @@ AVX2 static inline __m256i load_wblock(int q4, const void *w, int64_t k, float *
 
 AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
 {
-    const struct block_q8_0 *a = w, *b = x;
+    const struct block_q8_0 *a = w;
+    const struct kblock_q8f *b = x;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t nb = n / QK, k = 0;
     for (; k + 1 < nb; k += 2) {
-        __m256 d0 = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
-        __m256 d1 = _mm256_set1_ps(h2f(a[k + 1].d) * h2f(b[k + 1].d));
+        __m256 d0 = _mm256_set1_ps(h2f(a[k].d) * b[k].d);
+        __m256 d1 = _mm256_set1_ps(h2f(a[k + 1].d) * b[k + 1].d);
         __m256 p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
                            _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
         __m256 p1 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k + 1].qs),
@@ -71,7 +72,7 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
         acc1 = _mm256_fmadd_ps(d1, p1, acc1);
     }
     for (; k < nb; k++) {
-        __m256 d = _mm256_set1_ps(h2f(a[k].d) * h2f(b[k].d));
+        __m256 d = _mm256_set1_ps(h2f(a[k].d) * b[k].d);
         __m256 p = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
                           _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
         acc0 = _mm256_fmadd_ps(d, p, acc0);
@@ -81,13 +82,13 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
 
 AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
 {
-    const struct block_q8_0 *b = x;
+    const struct kblock_q8f *b = x;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK; k++) {
         float da;
         __m256i q = load_wblock(1, w, k, &da);
         __m256 p = dot_i8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[k].d)), p, acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(da * b[k].d), p, acc);
     }
     return hsum_ps(acc);
 }
@@ -165,9 +166,9 @@ AVX2 static inline __m256 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d)
 /* One Q8_0 / Q4_0 weight row against four Q8_0 activation rows. */
 AVX2 static void dot4_q8(int q4, const void *w, const void *x, size_t xs, int64_t n, float out[4])
 {
-    const struct block_q8_0 *b[4];
+    const struct kblock_q8f *b[4];
     for (int j = 0; j < 4; j++)
-        b[j] = (const struct block_q8_0 *)(const void *)((const uint8_t *)x + j * xs);
+        b[j] = (const struct kblock_q8f *)(const void *)((const uint8_t *)x + j * xs);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     for (int64_t k = 0; k < n / QK; k++) {
@@ -179,7 +180,7 @@ AVX2 static void dot4_q8(int q4, const void *w, const void *x, size_t xs, int64_
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b[j][k].qs);
             __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qb, qa));
             __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da * h2f(b[j][k].d)), p, acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(da * b[j][k].d), p, acc[j]);
         }
     }
     _mm_storeu_ps(out, _mm256_castps256_ps128(hsum4_ps(acc[0], acc[1], acc[2], acc[3])));
@@ -217,12 +218,12 @@ dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs, int6
         __m256i qa[2] = {load_wblock(q4, w0, k, &da[0]), load_wblock(q4, w1, k, &da[1])};
 #pragma GCC unroll 4 /* keep the accumulators in registers */
         for (int j = 0; j < 4; j++) {
-            const struct block_q8_0 *b = (const struct block_q8_0 *)(const void *)(xb + j * xs) + k;
+            const struct kblock_q8f *b = (const struct kblock_q8f *)(const void *)(xb + j * xs) + k;
             __m256i qb = _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
             /* sign trick on the activation side: |b| once, the weights'
              * signs moved onto it per row (fewer live registers) */
             __m256i bx = _mm256_sign_epi8(qb, qb);
-            float db = h2f(b->d);
+            float db = b->d;
             __m256i p0 =
                 _mm256_madd_epi16(_mm256_maddubs_epi16(bx, _mm256_sign_epi8(qa[0], qb)), ones);
             __m256i p1 =
@@ -286,12 +287,11 @@ AVX2 static void dot2x4_f16(const void *w0, const void *w1, const void *x, size_
 
 /* ---- activation conversion ---- */
 
-/* n floats to Q8_0 blocks (n a multiple of 32): d = max|x| / 127, q =
+/* n floats to Q8_0 blocks with f32 scales (n a multiple of 32): d = max|x| / 127, q =
  * round-to-nearest-even(x / d), as vector code rounds. Non-finite input
  * gives q = 0 (the conversion of NaN is masked), never undefined values. */
-AVX2 void kern_quantize_q8_0_avx2(const float *x, void *dst, int64_t n)
+AVX2 void kern_quantize_q8f_avx2(const float *x, struct kblock_q8f *y, int64_t n)
 {
-    struct block_q8_0 *y = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t k = 0; k < n / QK; k++) {
         __m256 v[4];
@@ -305,7 +305,7 @@ AVX2 void kern_quantize_q8_0_avx2(const float *x, void *dst, int64_t n)
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
         float d = _mm_cvtss_f32(m) / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[k].d = q_f32_to_f16(d);
+        y[k].d = h2f(q_f32_to_f16(d)); /* the value a Q8_0 block would hold */
         __m256 mul = _mm256_set1_ps(id);
         __m256i q[4];
         for (int j = 0; j < 4; j++) {
