@@ -5,14 +5,21 @@
  *
  * Shutdown on SIGTERM/SIGINT: stop reconciling (the reconcile in progress
  * finishes), release the Lease so a standby takes over at once, stop the
- * informers and the HTTP server, exit 0. Losing the Lease without being
- * asked exits 1 so that the Deployment restarts a fresh, non-leading
- * process (as client-go controllers do).
+ * informers and the HTTP server, exit 0.
+ *
+ * Losing the Lease without being asked (it could not be renewed within the
+ * renew deadline, e.g. while the API server restarts) steps down instead
+ * of exiting: the worker stops, the controller is rebuilt from scratch (new
+ * informers that list again, no in-memory state of the old term: the same
+ * clean slate a restarted process would get) and the process campaigns
+ * again. The main thread owns the controller; the elector's callbacks only
+ * set flags, and the HTTP thread reads the controller under g_ctl_lock.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,11 +36,16 @@
 #include "op_opts.h"
 
 static volatile sig_atomic_t g_stop;
-static atomic_int g_lost, g_stopping, g_leading;
+/* g_leading: the elector holds the Lease (its thread writes it);
+ * g_lost: a term ended without being asked, the controller must be rebuilt;
+ * g_fatal: give up and exit 1. */
+static atomic_int g_lost, g_stopping, g_leading, g_fatal;
+static pthread_rwlock_t g_ctl_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 struct op_main {
-    struct op_ctl *ctl;
+    struct op_ctl *ctl; /* replaced by the main thread under g_ctl_lock (write) */
     bool elect;
+    bool reconciling; /* op_ctl_lead ran on this ctl */
 };
 
 static void on_signal(int sig)
@@ -77,7 +89,11 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
         return reply(conn, 405, "text/plain", "method not allowed\n", 19);
     if (strcmp(url, "/healthz") == 0) return reply(conn, 200, "text/plain", "ok\n", 3);
     if (strcmp(url, "/readyz") == 0) {
-        if (atomic_load(&g_stopping) || !op_ctl_synced(m->ctl))
+        int synced;
+        pthread_rwlock_rdlock(&g_ctl_lock);
+        synced = m->ctl && op_ctl_synced(m->ctl);
+        pthread_rwlock_unlock(&g_ctl_lock);
+        if (atomic_load(&g_stopping) || !synced)
             return reply(conn, 503, "text/plain", "not ready\n", 10);
         return reply(conn, 200, "text/plain", "ok\n", 3);
     }
@@ -86,7 +102,9 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
         size_t n;
         enum MHD_Result ret;
         if (!buf) return reply(conn, 500, "text/plain", "out of memory\n", 14);
-        n = op_ctl_metrics(m->ctl, buf, 8192);
+        pthread_rwlock_rdlock(&g_ctl_lock);
+        n = m->ctl ? op_ctl_metrics(m->ctl, buf, 8192) : 0;
+        pthread_rwlock_unlock(&g_ctl_lock);
         ret = reply(conn, 200, "text/plain; version=0.0.4", buf, n);
         free(buf);
         return ret;
@@ -94,15 +112,11 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     return reply(conn, 404, "text/plain", "not found\n", 10);
 }
 
+/* Elector callbacks (its thread): flags only; the main loop acts on them. */
 static void on_started(void *ud)
 {
-    struct op_main *m = ud;
-    klogf(KLOG_INFO, "operator", "became leader; reconciling");
+    (void)ud;
     atomic_store(&g_leading, 1);
-    if (op_ctl_lead(m->ctl)) {
-        klogf(KLOG_ERROR, "operator", "cannot start the worker");
-        atomic_store(&g_lost, 1);
-    }
 }
 
 static void on_stopped(void *ud)
@@ -111,8 +125,33 @@ static void on_stopped(void *ud)
     if (!atomic_load(&g_leading)) return;
     atomic_store(&g_leading, 0);
     if (atomic_load(&g_stopping)) return;
-    klogf(KLOG_ERROR, "operator", "leadership lost; exiting");
+    klogf(KLOG_WARN, "operator", "leadership lost; stepping down and campaigning again");
     atomic_store(&g_lost, 1);
+}
+
+/* Main thread: a fresh controller in place of m->ctl (stopped and freed
+ * first, so no reconcile runs while it is replaced). */
+static int ctl_rebuild(struct op_main *m, struct kube_client *c, const struct op_ctl_opts *co)
+{
+    struct op_ctl *old, *fresh = NULL;
+    int rc;
+
+    pthread_rwlock_wrlock(&g_ctl_lock);
+    old = m->ctl;
+    m->ctl = NULL;
+    m->reconciling = false;
+    pthread_rwlock_unlock(&g_ctl_lock);
+    op_ctl_free(old);
+    rc = op_ctl_new(c, co, &fresh);
+    if (!rc) rc = op_ctl_start(fresh);
+    if (rc) {
+        op_ctl_free(fresh);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&g_ctl_lock);
+    m->ctl = fresh;
+    pthread_rwlock_unlock(&g_ctl_lock);
+    return 0;
 }
 
 static void on_new_leader(void *ud, const char *id)
@@ -129,7 +168,8 @@ int main(int argc, char **argv)
     struct kube_client *c = NULL;
     struct kube_leader *le = NULL;
     struct MHD_Daemon *httpd = NULL;
-    struct op_main m = {NULL, true};
+    struct op_main m = {NULL, true, false};
+    struct op_ctl_opts co;
     struct sigaction sa;
     char err[512] = "", id[300];
     enum klog_level lvl;
@@ -180,21 +220,19 @@ int main(int argc, char **argv)
         goto out;
     }
     {
-        struct kube_client_opts co;
-        memset(&co, 0, sizeof(co));
-        co.log.fn = kube_log;
-        co.user_agent = "kllm-operator/" KLLM_VERSION;
-        rc = kube_client_new(&cfg, &co, &c);
+        struct kube_client_opts cl_opts;
+        memset(&cl_opts, 0, sizeof(cl_opts));
+        cl_opts.log.fn = kube_log;
+        cl_opts.user_agent = "kllm-operator/" KLLM_VERSION;
+        rc = kube_client_new(&cfg, &cl_opts, &c);
     }
     if (rc) {
         fprintf(stderr, "kllm-operator: client: %s\n", kube_strerror(rc));
         rc = 1;
         goto out;
     }
-    {
-        struct op_ctl_opts co = {o.ns, id, o.node_lease_timeout_ms, o.node_grace_ms, NULL};
-        rc = op_ctl_new(c, &co, &m.ctl);
-    }
+    co = (struct op_ctl_opts){o.ns, id, o.node_lease_timeout_ms, o.node_grace_ms, NULL};
+    rc = op_ctl_new(c, &co, &m.ctl);
     if (rc) {
         fprintf(stderr, "kllm-operator: controller: %s\n", kube_strerror(rc));
         rc = 1;
@@ -262,11 +300,29 @@ int main(int argc, char **argv)
         on_started(&m);
     }
 
-    while (!g_stop && !atomic_load(&g_lost)) {
+    while (!g_stop && !atomic_load(&g_fatal)) {
         struct timespec ts = {0, 200 * 1000 * 1000};
+        if (atomic_exchange(&g_lost, 0)) {
+            rc = ctl_rebuild(&m, c, &co);
+            if (rc) {
+                klogf(KLOG_ERROR, "operator", "cannot restart the controller: %s",
+                      kube_strerror(rc));
+                atomic_store(&g_fatal, 1);
+                break;
+            }
+        }
+        if (atomic_load(&g_leading) && !m.reconciling) {
+            klogf(KLOG_INFO, "operator", "became leader; reconciling");
+            if (op_ctl_lead(m.ctl)) {
+                klogf(KLOG_ERROR, "operator", "cannot start the worker");
+                atomic_store(&g_fatal, 1);
+                break;
+            }
+            m.reconciling = true;
+        }
         nanosleep(&ts, NULL);
     }
-    rc = atomic_load(&g_lost) && !g_stop ? 1 : 0;
+    rc = atomic_load(&g_fatal) && !g_stop ? 1 : 0;
     klogf(KLOG_INFO, "operator", "stopping");
 out:
     atomic_store(&g_stopping, 1);
