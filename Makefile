@@ -28,7 +28,7 @@ TEST_BINS  :=
 BENCH_CMDS :=
 
 .SECONDARY:
-.PHONY: all deps test check lint format bench demo clean fuzz helm-test install
+.PHONY: all deps test check lint format bench demo demo-down demo-standalone clean fuzz helm-test install
 all: deps-quiet build-all
 
 include common/module.mk
@@ -73,8 +73,17 @@ helm-test: deps-quiet
 bench: deps-quiet $(BINS)
 	@./scripts/bench.sh
 
+# The whole system on this machine, left running (scripts/demo.sh);
+# demo-down stops it. demo-standalone: the engine CLI and one agent, no
+# Kubernetes.
 demo: deps-quiet $(BINS)
-	@./scripts/demo.sh
+	@BUILD=$(BUILD) ./scripts/demo.sh up
+
+demo-down:
+	@BUILD=$(BUILD) ./scripts/demo.sh down
+
+demo-standalone: deps-quiet $(BINS)
+	@./scripts/demo-standalone.sh
 
 # make install [PREFIX=/usr/local]: every program, kubectl-kllm included
 # (kubectl finds plugins named kubectl-* on PATH).

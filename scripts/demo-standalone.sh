@@ -1,5 +1,5 @@
 #!/bin/sh
-# make demo: the product's main command, growing with it.
+# make demo-standalone: the engine and one agent without Kubernetes.
 #  1. the engine CLI on the bundled model (inspect, tokenize, greedy run);
 #  2. the standalone agent serving the same model over the OpenAI API,
 #     exercised with curl, then stopped with SIGTERM.
