@@ -165,6 +165,13 @@ struct op_agent_sample {
 /* sum += one (counters, gauges and latency buckets with the same bounds). */
 void op_agent_sample_add(struct op_agent_sample *sum, const struct op_agent_sample *one);
 void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out);
+/* The same for one revision: samples labelled
+ * model="NAMESPACE/NAME",revision="rev" when the page has them (an agent
+ * keeps one series per loaded revision); zero when it has revision series
+ * for the model but not rev; else as op_agent_sample_parse (an agent
+ * without revision labels, a stand-in). */
+void op_agent_sample_parse_rev(const char *text, const char *model_key, int32_t rev,
+                               struct op_agent_sample *out);
 
 /* The snapshot of one interval from two scrapes of the same revision's
  * replicas (summed): counter deltas, a counter that went down (agent

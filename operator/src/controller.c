@@ -876,15 +876,22 @@ static size_t ctl_buf_write(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* Sums the cached pages (op_scrape) of the Ready replicas of revision rev
- * (rev 0: all) of the Model: *asked Ready replicas, *answered of them with
- * a fresh page, *pending of them not fetched yet (the scraper is kicked);
- * *newest_ms (may be NULL) the newest page's fetch time. Never waits. */
+/* Sums the cached pages (op_scrape) of the agents holding Ready replicas
+ * of revision rev (rev 0: all) of the Model. One page per agent, counted
+ * once however many of those replicas it holds (its series are per Model
+ * and revision, not per replica). *asked Ready replicas, *answered of them
+ * on an agent with a fresh page, *pending of them on one not fetched yet
+ * (the scraper is kicked); *newest_ms (may be NULL) the newest page's
+ * fetch time. Never waits. */
+#define SCRAPE_MAX_AGENTS 256
 static void ctl_scrape_rev(struct op_ctl *ctl, const cJSON *reps, const struct ctl_nodes *nodes,
                            int32_t rev, const char *model_key, struct op_agent_sample *sum,
                            int *asked, int *answered, int *pending, int64_t *newest_ms)
 {
     const cJSON *it;
+    const char *seen[SCRAPE_MAX_AGENTS];
+    enum op_scrape_state seen_st[SCRAPE_MAX_AGENTS];
+    size_t n_seen = 0;
     int64_t now = ctl_mono_ms();
     memset(sum, 0, sizeof(*sum));
     *asked = *answered = *pending = 0;
@@ -897,21 +904,30 @@ static void ctl_scrape_rev(struct op_ctl *ctl, const cJSON *reps, const struct c
         struct op_agent_sample one;
         char *text = NULL;
         int64_t at = 0;
-        enum op_scrape_state st;
+        enum op_scrape_state st = OP_SCRAPE_FAILED;
+        size_t k;
         if (rev && op_json_int(it, "spec.revision", 0) != rev) continue;
         if (!phase || strcmp(phase, "Ready") || ni < 0 || !nodes->n[ni].ready) continue;
         if (op_json_at(it, "metadata.deletionTimestamp")) continue;
         (*asked)++;
         if (!ep) continue;
-        st = op_scrape_cache_get(ctl->scache, ep, now, &text, &at);
-        if (st == OP_SCRAPE_PENDING) (*pending)++;
-        if (st != OP_SCRAPE_OK || !text) {
-            free(text);
+        for (k = 0; k < n_seen && strcmp(seen[k], ep) != 0; k++) {}
+        if (k < n_seen) { /* this agent's page is in the sum already */
+            *pending += seen_st[k] == OP_SCRAPE_PENDING;
+            *answered += seen_st[k] == OP_SCRAPE_OK;
             continue;
         }
+        st = op_scrape_cache_get(ctl->scache, ep, now, &text, &at);
+        if (st == OP_SCRAPE_OK && !text) st = OP_SCRAPE_FAILED; /* out of memory */
+        if (n_seen < SCRAPE_MAX_AGENTS) {
+            seen[n_seen] = ep;
+            seen_st[n_seen++] = st;
+        }
+        if (st == OP_SCRAPE_PENDING) (*pending)++;
+        if (st != OP_SCRAPE_OK) continue;
         (*answered)++;
         if (newest_ms && at > *newest_ms) *newest_ms = at;
-        op_agent_sample_parse(text, model_key, &one);
+        op_agent_sample_parse_rev(text, model_key, rev, &one);
         free(text);
         op_agent_sample_add(sum, &one);
     }

@@ -656,12 +656,13 @@ static double pl_p95_ms(const struct op_agent_sample *prev, const struct op_agen
     return 0;
 }
 
+/* Sums the samples whose labels contain sel (NULL: all) into out. */
+static void pl_sample_parse(const char *text, const char *sel, struct op_agent_sample *out);
+
 void op_agent_sample_parse(const char *text, const char *model_key, struct op_agent_sample *out)
 {
     char lab[600];
     const char *sel = NULL;
-    static const char *const codes5xx[] = {"code=\"500\"", "code=\"501\"", "code=\"502\"",
-                                           "code=\"503\"", "code=\"504\"", NULL};
 
     memset(out, 0, sizeof(*out));
     if (!text) return;
@@ -669,6 +670,34 @@ void op_agent_sample_parse(const char *text, const char *model_key, struct op_ag
         snprintf(lab, sizeof(lab), "model=\"%s\"", model_key);
         if (strstr(text, lab)) sel = lab;
     }
+    pl_sample_parse(text, sel, out);
+}
+
+void op_agent_sample_parse_rev(const char *text, const char *model_key, int32_t rev,
+                               struct op_agent_sample *out)
+{
+    char lab[640];
+
+    if (text && model_key && rev > 0) {
+        /* The agent writes model first, then revision (agent/src/metrics.c). */
+        snprintf(lab, sizeof(lab), "model=\"%s\",revision=\"%d\"", model_key, (int)rev);
+        memset(out, 0, sizeof(*out));
+        if (strstr(text, lab)) {
+            pl_sample_parse(text, lab, out);
+            return;
+        }
+        /* Revision series for the model, none for rev: nothing of rev here. */
+        snprintf(lab, sizeof(lab), "model=\"%s\",revision=\"", model_key);
+        if (strstr(text, lab)) return;
+    }
+    op_agent_sample_parse(text, model_key, out);
+}
+
+static void pl_sample_parse(const char *text, const char *sel, struct op_agent_sample *out)
+{
+    static const char *const codes5xx[] = {"code=\"500\"", "code=\"501\"", "code=\"502\"",
+                                           "code=\"503\"", "code=\"504\"", NULL};
+
     out->requests = op_prom_sum(text, "kllm_requests_total", sel, NULL);
     for (size_t i = 0; codes5xx[i]; i++) {
         /* Both the model and the code must match: filter the lines twice. */

@@ -318,7 +318,7 @@ kubectl kllm bogus tiny >/dev/null 2>&1; [ $? = 2 ] && ok "unknown plugin comman
 # --- canary analysis: a canary with 5xx errors is rolled back by itself ------------------------------
 metrics_server good
 metrics_server bad
-feed good 20 0 2
+feed good 20 0 4
 feed bad 10 5 0
 good_ep=127.0.0.1:$(cat "$work/good.port")
 bad_ep=127.0.0.1:$(cat "$work/bad.port")
@@ -375,7 +375,7 @@ kubectl kllm rollback tiny -n $MNS >"$work/rb.txt" 2>&1; [ $? = 1 ] && grep -q "
 kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null
 wait_for "back on revision 2 without canary" 20 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
 
-# --- autoscaling: 2 in flight per replica against a target of 1 scales up at once (panic) -------------
+# --- autoscaling: 4 in flight on 2 replicas against a target of 1 scales up at once (panic) -----------
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":{"minReplicas":1,"maxReplicas":3,"metric":"concurrency","target":1,"scaleDownDelaySeconds":1}}}' >/dev/null
 wait_for "autoscaler sets spec.replicas 3 (clamped to max)" 30 eq 3 model tiny '{.spec.replicas}'
 k get events -n $MNS --field-selector involvedObject.name=tiny,reason=Scaled -o 'jsonpath={.items[*].message}' >"$work/scaled.txt"
@@ -388,8 +388,8 @@ k patch modelreplica tiny-2-0 -n $MNS --subresource=status --type=merge -p '{"st
 wait_for "a replica without metrics: ScalingActive=False MetricsMissing, replicas held" 20 eq "False MetricsMissing 3" model tiny '{.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason} {.spec.replicas}'
 set_ready kllm.io/revision=2 "$good_ep"
 kubectl kllm top tiny -n $MNS >"$work/top.txt" 2>&1
-[ "$(awk '$4 == "Ready" && $5 == 2' "$work/top.txt" | wc -l)" = 3 ] &&
-    ok "kubectl kllm top: 3 Ready replicas, 2 in flight each" || { fail "kubectl kllm top"; cat "$work/top.txt"; }
+[ "$(awk '$4 == "Ready" && $5 == 4' "$work/top.txt" | wc -l)" = 3 ] &&
+    ok "kubectl kllm top: 3 Ready replicas, their agent has 4 in flight" || { fail "kubectl kllm top"; cat "$work/top.txt"; }
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"autoscaling":null,"replicas":2}}' >/dev/null
 wait_for "autoscaling off, back to 2 replicas" 20 reps_are kllm.io/revision=2 2
 
@@ -425,7 +425,7 @@ wait_for "Healthy 2/2 and Degraded=False once the replacement is Ready" 20 eq "H
 # A second Model whose stand-in agent reports the in-flight requests we write.
 metrics_server scaler
 scaler_ep=127.0.0.1:$(cat "$work/scaler.port")
-load() { # load N: every scaler replica reports N requests in flight
+load() { # load N: the agent of every scaler replica reports N requests in flight
     printf 'kllm_requests_in_flight{model="%s/scaler"} %d\nkllm_requests_queued{model="%s/scaler"} 0\n' $MNS "$1" $MNS >"$work/scaler.tmp"
     mv "$work/scaler.tmp" "$work/scaler.prom"
 }
@@ -445,7 +445,8 @@ set_ready kllm.io/model=scaler "$scaler_ep"
 wait_for "load 150 on 1 replica (target 100): spec.replicas 2" 30 eq 2 model scaler '{.spec.replicas}'
 wait_for "scaler: 2 replicas" 20 reps_are kllm.io/model=scaler 2
 set_ready kllm.io/model=scaler "$scaler_ep"
-wait_for "load 300 on 2 replicas: spec.replicas 3 (maxReplicas)" 30 eq 3 model scaler '{.spec.replicas}'
+load 350
+wait_for "load 350 on 2 replicas: spec.replicas 3 (maxReplicas)" 60 eq 3 model scaler '{.spec.replicas}'
 wait_for "scaler: 3 replicas" 20 reps_are kllm.io/model=scaler 3
 set_ready kllm.io/model=scaler "$scaler_ep"
 wait_for "scaler: 3/3 Ready" 20 eq 3/3 model scaler '{.status.ready}'
@@ -462,8 +463,10 @@ grep -q '^replicas 1 -> 2: ScaleUp' "$work/scaler-events.txt" && grep -q '^repli
     ok "Events Scaled: 1 -> 2, 2 -> 3, then ScaleDown" || { fail "Events Scaled up and down"; cat "$work/scaler-events.txt"; }
 
 # --- an agent that hangs on /metrics does not stall the other Models -----------------------------------
-# It accepts connections and never answers. With 16 Ready replicas there, a
-# reconcile that scraped them itself would wait 16 fetch timeouts.
+# It accepts connections and never answers. Two autoscaled Models with 16
+# Ready replicas each there: a worker that scraped them itself would spend
+# 16 fetch timeouts on each of their reconciles, back to back, and every
+# change of another Model would wait behind them.
 perl -MIO::Socket::INET -e '
     my $s = IO::Socket::INET->new(Listen => 128, LocalAddr => "127.0.0.1", LocalPort => 0,
                                   ReuseAddr => 1) or die "listen: $!";
@@ -474,35 +477,45 @@ metrics_pids="$metrics_pids $!"
 i=0
 while [ ! -s "$work/hung.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 hung_ep=127.0.0.1:$(cat "$work/hung.port")
-cat <<EOF | k apply -f - >/dev/null
+for m in hung-a hung-b; do
+    cat <<EOF | k apply -f - >/dev/null
 apiVersion: kllm.io/v1alpha1
 kind: Model
-metadata: {name: hung, namespace: $MNS}
+metadata: {name: $m, namespace: $MNS}
 spec:
   source: {uri: "https://models.example.org/hung.gguf", sha256: "$SHA1"}
   resources: {cpu: 100m, memory: 16Mi}
   replicas: 16
   autoscaling: {minReplicas: 1, maxReplicas: 16, metric: concurrency, target: 1, scaleDownDelaySeconds: 0}
 EOF
-wait_for "hung: 16 replicas" 30 reps_are kllm.io/model=hung 16
-set_ready kllm.io/model=hung "$hung_ep"
-wait_for "hung: 16/16 Ready at the hanging agent" 30 eq 16/16 model hung '{.status.ready}'
-wait_for "hung: ScalingActive=False MetricsMissing" 30 eq "False MetricsMissing" model hung '{.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason}'
+done
+for m in hung-a hung-b; do
+    wait_for "$m: 16 replicas" 30 reps_are kllm.io/model=$m 16
+    set_ready kllm.io/model=$m "$hung_ep"
+    wait_for "$m: 16/16 Ready at the hanging agent" 30 eq 16/16 model $m '{.status.ready}'
+done
+hung_scaling() { # the ScalingActive status and reason of both
+    for m in hung-a hung-b; do
+        jp model $m '{.spec.replicas} {.status.conditions[?(@.type=="ScalingActive")].status} {.status.conditions[?(@.type=="ScalingActive")].reason};'
+    done
+}
+hung_held() { [ "$(hung_scaling)" = "16 False MetricsMissing;16 False MetricsMissing;" ]; }
+wait_for "hung-a, hung-b: ScalingActive=False MetricsMissing" 30 hung_held
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":3}}' >/dev/null
 wait_for "meanwhile tiny is reconciled: 3 replicas" 10 reps_are kllm.io/model=tiny 3
 ready_all
 wait_for "tiny Healthy 3/3" 10 eq "Healthy 3/3" model tiny '{.status.phase} {.status.ready}'
-[ "$(jp model hung '{.spec.replicas} {.status.conditions[?(@.type=="ScalingActive")].reason}')" = "16 MetricsMissing" ] &&
-    ok "hung: unscrapable replicas are not zero load (16 held, delay 0)" || fail "hung: 16 replicas held (got $(jp model hung '{.spec.replicas}'))"
+hung_held && ok "unscrapable replicas are not zero load: 16 held (scaleDownDelaySeconds 0)" ||
+    fail "16 replicas held while metrics are missing (got $(hung_scaling))"
 curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kllm_operator_scrape_failures_total" && $2 > 0 {f = 1} END {exit !f}' &&
     ok "the scraper counted failed fetches of the hanging agent" || fail "scrape failures counted"
-k delete model hung scaler -n $MNS --wait=false >/dev/null
+k delete model hung-a hung-b scaler -n $MNS --wait=false >/dev/null
 k patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":2}}' >/dev/null
 gone_models() {
-    ! kubectl get model hung scaler -n $MNS -o name 2>/dev/null | grep -q . &&
-        [ -z "$(kubectl get modelreplicas -n $MNS -l 'kllm.io/model in (hung,scaler)' -o name)" ]
+    ! kubectl get model hung-a hung-b scaler -n $MNS -o name 2>/dev/null | grep -q . &&
+        [ -z "$(kubectl get modelreplicas -n $MNS -l 'kllm.io/model in (hung-a,hung-b,scaler)' -o name)" ]
 }
-wait_for "hung and scaler deleted with their replicas" 60 gone_models
+wait_for "hung-a, hung-b and scaler deleted with their replicas" 60 gone_models
 wait_for "tiny back to 2 replicas" 20 reps_are kllm.io/model=tiny 2
 
 # --- node failure --------------------------------------------------------------------------------

@@ -408,6 +408,42 @@ static void test_agent_sample(void **state)
     assert_false(snap.valid);
 }
 
+/* One agent holding a stable and a canary replica of the same Model: each
+ * revision gets its own series, the Model total is both. */
+static void test_agent_sample_per_revision(void **state)
+{
+    const char *page = "kllm_requests_total{model=\"team-a/tiny\",revision=\"1\",code=\"200\"} 90\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",revision=\"1\",code=\"500\"} 1\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",revision=\"12\",code=\"500\"} 7\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",revision=\"2\",code=\"200\"} 10\n"
+                       "kllm_requests_total{model=\"team-a/tiny\",revision=\"2\",code=\"503\"} 5\n"
+                       "kllm_requests_in_flight{model=\"team-a/tiny\",revision=\"1\"} 3\n"
+                       "kllm_requests_in_flight{model=\"team-a/tiny\",revision=\"2\"} 1\n"
+                       "kllm_requests_in_flight{model=\"team-b/tiny\",revision=\"2\"} 50\n";
+    struct op_agent_sample s;
+    (void)state;
+
+    op_agent_sample_parse_rev(page, "team-a/tiny", 2, &s);
+    assert_true(s.requests == 15.0 && s.errors == 5.0 && s.in_flight == 1.0);
+    op_agent_sample_parse_rev(page, "team-a/tiny", 1, &s);
+    assert_true(s.requests == 91.0 && s.errors == 1.0 && s.in_flight == 3.0);
+    /* revision="1" is not a prefix match of revision="12" and back. */
+    op_agent_sample_parse_rev(page, "team-a/tiny", 12, &s);
+    assert_true(s.requests == 7.0 && s.errors == 7.0 && s.in_flight == 0.0);
+    /* Revision series, none for 3: nothing of revision 3 on this agent. */
+    op_agent_sample_parse_rev(page, "team-a/tiny", 3, &s);
+    assert_true(s.requests == 0.0 && s.in_flight == 0.0);
+    /* Revision 0, or the plain parse: the Model's total on this agent. */
+    op_agent_sample_parse_rev(page, "team-a/tiny", 0, &s);
+    assert_true(s.requests == 113.0 && s.in_flight == 4.0);
+    /* A page without revision labels (a stand-in): the Model's samples. */
+    op_agent_sample_parse_rev("kllm_requests_in_flight{model=\"team-a/tiny\"} 6\n", "team-a/tiny",
+                              2, &s);
+    assert_true(s.in_flight == 6.0);
+    op_agent_sample_parse_rev(NULL, "team-a/tiny", 2, &s);
+    assert_true(s.requests == 0.0);
+}
+
 /* p95 from the agents' kllm_request_duration_seconds buckets: deltas between
  * two scrapes, summed over replicas, interpolated inside the bucket. */
 static void test_latency_p95(void **state)
@@ -526,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_liveness),
         cmocka_unit_test(test_prom_sum),
         cmocka_unit_test(test_agent_sample),
+        cmocka_unit_test(test_agent_sample_per_revision),
         cmocka_unit_test(test_latency_p95),
         cmocka_unit_test(test_analysis_and_autoscale_specs),
         cmocka_unit_test(test_golden),
