@@ -114,6 +114,10 @@ for r in secrets pods nodes configmaps deployments '\*'; do
 done
 check "RBAC rules rendered" has rbac 'inferencenodes/status'
 check "api-key helper" has all-features-values '--api-key-file=/etc/kllm/api-key/api-key'
+n=$(count all-features-values '--api-key-file=/etc/kllm/api-key/api-key')
+if [ "$n" = 2 ]; then pass "apiKey: agent and operator both get --api-key-file"; else fail "apiKey: --api-key-file x$n (want the agent and the operator)"; fi
+n=$(count all-features-values 'secretName: kllm-api-key')
+if [ "$n" = 2 ]; then pass "apiKey: agent and operator both mount the Secret"; else fail "apiKey: Secret mounted x$n"; fi
 check "all features: Secret" grep -qx "Secret $ns/$release-api-key" "$out/all-features-values.objects"
 check "all features: ServiceMonitor" grep -qx "ServiceMonitor $ns/$release" "$out/all-features-values.objects"
 check "all features: PrometheusRule" grep -qx "PrometheusRule $ns/$release" "$out/all-features-values.objects"

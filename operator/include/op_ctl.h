@@ -37,6 +37,7 @@ struct op_ctl_opts {
     int64_t node_lease_timeout_ms;
     int64_t node_grace_ms;
     const char *endpoint; /* status.endpoint of every Model; NULL: default */
+    const char *api_key;  /* bearer token for the agents' /v1 API (copied); NULL: none */
 };
 
 struct op_ctl;

@@ -9,6 +9,7 @@
  *   --log-format text|json, --log-level debug|info|warn|error
  *   --node-lease-timeout DUR   Lease age that marks a node NotReady (40s)
  *   --node-grace DUR           then how long before its replicas move (30s)
+ *   --api-key-file FILE        the agents' API key, sent with golden prompts
  *   --help, --version
  * Both "--flag value" and "--flag=value" are accepted.
  *
@@ -32,6 +33,7 @@ struct op_opts {
     const char *log_level;
     int64_t node_lease_timeout_ms;
     int64_t node_grace_ms;
+    const char *api_key_file; /* NULL: the agents need no key */
     bool help, version;
     char listen_buf[256];
 };

@@ -89,6 +89,7 @@ struct op_ctl {
     struct kube_client *c;
     struct op_ctl_opts o;
     char *ns, *identity, *endpoint;
+    char *api_key; /* bearer token for the agents' /v1 API; NULL: none */
     struct kube_informer *inf[INF_N];
     struct kube_queue *q;
     struct kube_recorder *rec;
@@ -214,7 +215,8 @@ int op_ctl_new(struct kube_client *c, const struct op_ctl_opts *o, struct op_ctl
     ctl->ns = strdup(o->ns);
     ctl->identity = strdup(o->identity ? o->identity : "kllm-operator");
     ctl->endpoint = strdup(o->endpoint ? o->endpoint : ep);
-    if (!ctl->ns || !ctl->identity || !ctl->endpoint) goto out;
+    ctl->api_key = o->api_key ? strdup(o->api_key) : NULL;
+    if (!ctl->ns || !ctl->identity || !ctl->endpoint || (o->api_key && !ctl->api_key)) goto out;
     ctl->o.ns = ctl->ns;
     op_liveness_init(&ctl->live);
     rc = kube_queue_new(NULL, &ctl->q);
@@ -934,11 +936,12 @@ static void ctl_scrape_rev(struct op_ctl *ctl, const cJSON *reps, const struct c
     if (*pending > 0) op_scraper_kick(ctl->scraper);
 }
 
-/* POST body to http://endpoint/v1/completions pinned to the canary; the
- * response body (caller frees) on HTTP 200, else NULL with *http the code
- * (0: no answer). */
-static char *ctl_complete(const char *endpoint, const char *body, long *http)
+/* POST body to http://endpoint/v1/completions pinned to the canary, with
+ * the agents' API key when there is one; the response body (caller frees)
+ * on HTTP 200, else NULL with *http the code (0: no answer). */
+static char *ctl_complete(const char *endpoint, const char *api_key, const char *body, long *http)
 {
+    char auth[1100];
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
     struct ctl_buf b = {NULL, 0, 1u << 20};
@@ -950,6 +953,10 @@ static char *ctl_complete(const char *endpoint, const char *body, long *http)
     b.p = malloc(b.cap);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = hdr ? curl_slist_append(hdr, "X-Kllm-Revision: canary") : NULL;
+    if (hdr && api_key) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+        hdr = curl_slist_append(hdr, auth);
+    }
     if (!b.p || !hdr) goto out;
     b.p[0] = '\0';
     snprintf(url, sizeof(url), "%s%s/v1/completions", strstr(endpoint, "://") ? "" : "http://",
@@ -974,9 +981,9 @@ out:
 }
 
 /* Runs the Model's golden prompts against one Ready canary replica. */
-static enum op_golden_result ctl_golden(const cJSON *model, const char *key, const cJSON *reps,
-                                        const struct ctl_nodes *nodes, int32_t canary, char *why,
-                                        size_t why_len)
+static enum op_golden_result ctl_golden(const char *api_key, const cJSON *model, const char *key,
+                                        const cJSON *reps, const struct ctl_nodes *nodes,
+                                        int32_t canary, char *why, size_t why_len)
 {
     const cJSON *prompts = op_json_at(model, "spec.rollout.analysis.goldenPrompts");
     const cJSON *it, *g;
@@ -1003,7 +1010,7 @@ static enum op_golden_result ctl_golden(const cJSON *model, const char *key, con
         if (!prompt || !expect) continue;
         req = op_golden_request_new(key, prompt, (int32_t)op_json_int(g, "maxTokens", 16));
         if (!req) return OP_GOLDEN_NOT_RUN;
-        resp = ctl_complete(ep, req, &http);
+        resp = ctl_complete(ep, api_key, req, &http);
         free(req);
         if (!resp && http == 0) return OP_GOLDEN_NOT_RUN; /* no answer: inconclusive */
         ok = resp ? op_golden_check(resp, expect) : 0;
@@ -1064,7 +1071,8 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
     memset(&in, 0, sizeof(in));
     if (nc > 0) op_snapshot_delta(&ms->an_prev_c, &cur_c, &in.canary);
     if (ns_ > 0) op_snapshot_delta(&ms->an_prev_s, &cur_s, &in.stable);
-    in.golden = ctl_golden(model, key, reps, nodes, v->canary, golden_why, sizeof(golden_why));
+    in.golden = ctl_golden(ctl->api_key, model, key, reps, nodes, v->canary, golden_why,
+                           sizeof(golden_why));
     in.canary_replica_failed = canary_failed;
     op_plan_analysis_spec(model, &spec);
     st.failed_runs =
@@ -1812,6 +1820,7 @@ void op_ctl_free(struct op_ctl *ctl)
     free(ctl->ns);
     free(ctl->identity);
     free(ctl->endpoint);
+    free(ctl->api_key);
     free(ctl);
 }
 

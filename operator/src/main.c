@@ -112,6 +112,36 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     return reply(conn, 404, "text/plain", "not found\n", 10);
 }
 
+/* The API key from --api-key-file into key (NUL-terminated, surrounding
+ * whitespace dropped, at most cap - 1 bytes); 0, or -1 with err set. */
+static int read_api_key(const char *path, char *key, size_t cap, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    size_t n, b = 0;
+
+    if (!f) {
+        snprintf(err, errlen, "--api-key-file: cannot open %s", path);
+        return -1;
+    }
+    n = fread(key, 1, cap - 1, f);
+    if (!feof(f)) n = cap; /* too long, or a read error */
+    fclose(f);
+    if (n >= cap) {
+        snprintf(err, errlen, "--api-key-file: %s is unreadable or longer than %zu bytes", path,
+                 cap - 2);
+        return -1;
+    }
+    while (n > 0 && strchr(" \t\r\n", key[n - 1])) n--;
+    key[n] = '\0';
+    while (key[b] && strchr(" \t\r\n", key[b])) b++;
+    memmove(key, key + b, n - b + 1);
+    if (!key[0]) {
+        snprintf(err, errlen, "--api-key-file: %s is empty", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* Elector callbacks (its thread): flags only; the main loop acts on them. */
 static void on_started(void *ud)
 {
@@ -171,7 +201,7 @@ int main(int argc, char **argv)
     struct op_main m = {NULL, true, false};
     struct op_ctl_opts co;
     struct sigaction sa;
-    char err[512] = "", id[300];
+    char err[512] = "", id[300], api_key[1024];
     enum klog_level lvl;
     enum klog_format fmt;
     int rc = 1;
@@ -231,7 +261,14 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    co = (struct op_ctl_opts){o.ns, id, o.node_lease_timeout_ms, o.node_grace_ms, NULL};
+    if (o.api_key_file &&
+        read_api_key(o.api_key_file, api_key, sizeof(api_key), err, sizeof(err))) {
+        fprintf(stderr, "kllm-operator: %s\n", err);
+        rc = 1;
+        goto out;
+    }
+    co = (struct op_ctl_opts){
+        o.ns, id, o.node_lease_timeout_ms, o.node_grace_ms, NULL, o.api_key_file ? api_key : NULL};
     rc = op_ctl_new(c, &co, &m.ctl);
     if (rc) {
         fprintf(stderr, "kllm-operator: controller: %s\n", kube_strerror(rc));

@@ -21,6 +21,8 @@ const char op_opts_usage[] =
     "  --log-level debug|info|warn|error (default info)\n"
     "  --node-lease-timeout DUR   node Lease age that marks an InferenceNode NotReady (40s)\n"
     "  --node-grace DUR           then wait this long before moving its replicas (30s)\n"
+    "  --api-key-file FILE        the agents' API key (their --api-key-file): sent as a\n"
+    "                             bearer token with the golden prompts of canary analysis\n"
     "  --help, --version\n";
 
 int op_listen_parse(const char *s, char *host, size_t host_cap, uint16_t *port)
@@ -70,8 +72,8 @@ static int oo_bool(const char *v, bool *out)
 int op_opts_parse(int argc, char **argv, struct op_opts *o, char *err, size_t errlen)
 {
     static const char *const with_value[] = {
-        "--kubeconfig", "--namespace",          "--listen",     "--id", "--log-format",
-        "--log-level",  "--node-lease-timeout", "--node-grace", NULL};
+        "--kubeconfig", "--namespace",          "--listen",     "--id",           "--log-format",
+        "--log-level",  "--node-lease-timeout", "--node-grace", "--api-key-file", NULL};
 
     if (!o || (argc > 0 && !argv)) return OP_EINVAL;
     memset(o, 0, sizeof(*o));
@@ -127,6 +129,8 @@ int op_opts_parse(int argc, char **argv, struct op_opts *o, char *err, size_t er
             }
         } else if (!strcmp(name, "--kubeconfig")) {
             o->kubeconfig = val;
+        } else if (!strcmp(name, "--api-key-file")) {
+            o->api_key_file = val;
         } else if (!strcmp(name, "--namespace")) {
             o->ns = val;
         } else if (!strcmp(name, "--id")) {

@@ -29,6 +29,7 @@ static void test_defaults(void **state)
     assert_string_equal(o.log_level, "info");
     assert_int_equal(o.node_lease_timeout_ms, 40000);
     assert_int_equal(o.node_grace_ms, 30000);
+    assert_null(o.api_key_file);
     assert_false(o.help);
     assert_false(o.version);
 }
@@ -47,7 +48,8 @@ static void test_chart_args(void **state)
                     "/k/config",
                     "--node-lease-timeout",
                     "1m",
-                    "--node-grace=5s"};
+                    "--node-grace=5s",
+                    "--api-key-file=/etc/kllm/api-key/api-key"};
     struct op_opts o;
     char err[128];
     (void)state;
@@ -62,6 +64,7 @@ static void test_chart_args(void **state)
     assert_string_equal(o.kubeconfig, "/k/config");
     assert_int_equal(o.node_lease_timeout_ms, 60000);
     assert_int_equal(o.node_grace_ms, 5000);
+    assert_string_equal(o.api_key_file, "/etc/kllm/api-key/api-key");
 }
 
 static void test_leader_elect_forms(void **state)
@@ -98,6 +101,7 @@ static void test_errors(void **state)
         {{"x", "--log-format=xml"}, 2, "--log-format: expected text or json, got xml"},
         {{"x", "--namespace="}, 2, "--namespace needs a non-empty value"},
         {{"x", "--node-grace=5"}, 2, "--node-grace: expected a duration like 40s, got 5"},
+        {{"x", "--api-key-file"}, 2, "--api-key-file needs a value"},
         {{"x", "stray"}, 2, "unexpected argument stray (see --help)"},
         {{"x", "--help=yes"}, 2, "unknown flag --help (see --help)"},
     };
