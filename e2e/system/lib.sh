@@ -136,6 +136,32 @@ sys_install() {
         mkdir -p "$SYS_WORK/sa-$sa"
         sa_kubeconfig "$SYS_NS" "kllm-$sa" "$SYS_WORK/sa-$sa" || return 1
     done
+    # With apiKey.enabled the chart's Secret holds the API key: the file the
+    # pods would mount, for the agents and the operator.
+    rm -f "$SYS_WORK/api-key"
+    if grep -q '^kind: Secret' "$SYS_WORK/install.yaml"; then
+        si_key=$(kubectl get secret kllm-api-key -n "$SYS_NS" -o 'jsonpath={.data.api-key}' | base64 -d)
+        [ -n "$si_key" ] || { sys_log "no api-key in Secret kllm-api-key"; return 1; }
+        (umask 077 && printf '%s' "$si_key" >"$SYS_WORK/api-key")
+    fi
+    sys_auth_header >/dev/null
+}
+
+# sys_auth_header: the header that authenticates an API request, or a
+# harmless one when there is no API key (so `curl -H "$(sys_auth_header)"`
+# always works).
+sys_auth_header() {
+    if [ -s "$SYS_WORK/api-key" ]; then
+        echo "Authorization: Bearer $(cat "$SYS_WORK/api-key")"
+    else
+        echo "X-Kllm-No-Auth: 1"
+    fi
+}
+
+# sys_key_flag: --api-key-file=FILE when the install has an API key.
+sys_key_flag() {
+    [ -s "$SYS_WORK/api-key" ] && echo "--api-key-file=$SYS_WORK/api-key"
+    return 0
 }
 
 # sys_fileserver NAME FILE: an HTTP server for FILE at any path
@@ -159,7 +185,7 @@ sys_start_agent() {
     $SYS_SETSID "$SYS_BIN/kllm-agent" --node-name "$sa_node" --kubeconfig "$SYS_WORK/sa-agent/sa.kubeconfig" \
         --namespace "$SYS_NS" --listen "127.0.0.1:$sa_port" --advertise "127.0.0.1:$sa_port" \
         --cpu "${SYS_AGENT_CPU:-2}" --memory "${SYS_AGENT_MEMORY:-4Gi}" \
-        --cache-dir "$SYS_WORK/cache-$sa_node" --threads 1 --shutdown-timeout 5 "$@" \
+        --cache-dir "$SYS_WORK/cache-$sa_node" --threads 1 --shutdown-timeout 5 $(sys_key_flag) "$@" \
         >>"$SYS_WORK/$sa_node.log" 2>&1 &
     sys_track "$sa_node" $! kllm-agent
     sa_i=0
@@ -203,6 +229,6 @@ sys_url() {
 
 # sys_chat URL MODEL [STREAM]: a chat completion; prints the body.
 sys_chat() {
-    curl -sS -m 60 "$1/v1/chat/completions" -H 'Content-Type: application/json' \
+    curl -sS -m 60 "$1/v1/chat/completions" -H 'Content-Type: application/json' -H "$(sys_auth_header)" \
         -d "{\"model\":\"$2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello, who are you?\"}],\"max_tokens\":16,\"temperature\":0${3:+,\"stream\":true}}"
 }

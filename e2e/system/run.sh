@@ -95,7 +95,7 @@ events() { # events OBJECT-NAME: "reason: message" lines
 
 # complete_at URL [STREAM]: prints the HTTP code, body in $SYS_WORK/out.
 complete_at() {
-    curl -s -m 60 -o "$SYS_WORK/out" -w '%{http_code}' "$1/v1/completions" -H 'Content-Type: application/json' \
+    curl -s -m 60 -o "$SYS_WORK/out" -w '%{http_code}' "$1/v1/completions" -H 'Content-Type: application/json' -H "$AUTH" \
         -d "{\"model\":\"$M\",\"prompt\":\"Hello\",\"max_tokens\":4,\"temperature\":0${2:+,\"stream\":true}}"
 }
 
@@ -116,12 +116,12 @@ traffic_start() {
                 n=$((n + 1))
                 out="$SYS_WORK/traffic-$tn.$ti.out"
                 if [ $((n % 2)) = 0 ]; then
-                    c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/chat/completions" \
+                    c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/chat/completions" -H "$AUTH" \
                         -H 'Content-Type: application/json' \
                         -d "{\"model\":\"$M\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi $n\"}],\"max_tokens\":8,\"stream\":true}")
                     [ "$c" = 200 ] && ! grep -q 'data: \[DONE\]' "$out" && c="cut"
                 else
-                    c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/completions" \
+                    c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/completions" -H "$AUTH" \
                         -H 'Content-Type: application/json' \
                         -d "{\"model\":\"$M\",\"prompt\":\"Once upon a time $n\",\"max_tokens\":8}")
                 fi
@@ -150,14 +150,17 @@ traffic_stop() {
 
 # =====================================================================================
 section "1 install"
-sys_install || { echo "system: install failed" >&2; exit 1; }
-ok "chart objects installed ($(grep -c . "$SYS_WORK/install.out") objects: ServiceAccounts, RBAC, Secrets)"
+# apiKey.enabled: the chart's Secret holds the key every /v1 request needs.
+sys_install --set apiKey.enabled=true || { echo "system: install failed" >&2; exit 1; }
+ok "chart objects installed ($(grep -c . "$SYS_WORK/install.out") objects: ServiceAccounts, RBAC, the API-key Secret)"
+AUTH=$(sys_auth_header)
 if kubectl --kubeconfig "$SYS_WORK/sa-operator/sa.kubeconfig" get secrets -n "$SYS_NS" >/dev/null 2>&1; then
     fail "the operator's ServiceAccount can read Secrets"
 fi
 # Operator: a node whose Lease is 15 s old is NotReady (the agents renew
 # every 10 s), its replicas move 2 s later.
-OPFLAGS="--node-lease-timeout 15s --node-grace 2s --log-level debug"
+# The API key goes with the operator's golden prompts, as the chart mounts it.
+OPFLAGS="--node-lease-timeout 15s --node-grace 2s --log-level debug $(sys_key_flag)"
 # shellcheck disable=SC2086
 sys_start_operator op-1 $OPFLAGS || exit 1
 wait_for "operator op-1 leads" 30 eq op-1 lease kllm-operator '{.spec.holderIdentity}' "$SYS_NS"
@@ -229,6 +232,8 @@ for u in "$A" "$B" "$C"; do
     grep -q '"chat.completion.chunk"' "$SYS_WORK/chat.out" && grep -q 'data: \[DONE\]' "$SYS_WORK/chat.out" &&
         ok "streamed chat through $u" || fail "streamed chat through $u: $(head -c 300 "$SYS_WORK/chat.out")"
 done
+c=$(curl -s -o /dev/null -w '%{http_code}' "$B/v1/completions" -d "{\"model\":\"$M\",\"prompt\":\"x\",\"max_tokens\":1}")
+[ "$c" = 401 ] && ok "a request without the API key: 401" || fail "a request without the API key: $c"
 kubectl get mdl -n $MNS >"$SYS_WORK/mdl.txt" 2>&1
 sed -n 1p "$SYS_WORK/mdl.txt" | grep -q '^NAME *READY *PHASE *STABLE *CANARY *WEIGHT *AGE$' &&
     sed -n 2p "$SYS_WORK/mdl.txt" | grep -q '^tiny *2/2 *Healthy *1 ' &&
@@ -288,6 +293,14 @@ canary_served() {
         grep "^kllm_requests_total{model=\"$M\",revision=\"2\",code=\"200\"}" | grep -q ' [1-9]'
 }
 wait_for "the canary serves part of the traffic" 30 canary_served
+# The analysis (golden prompt, error rate, latency) runs every 2 s: two
+# runs after the pause began must both have passed.
+paused_at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
+analysed_after() { expr "$(jp model tiny '{.status.analysis.lastRunAt}')" \> "$1" >/dev/null; }
+wait_for "the canary analysis ran during the pause" 30 analysed_after "$paused_at"
+eq "Pass 0" model tiny '{.status.analysis.result} {.status.analysis.failedChecks}' && ! events tiny | grep -q '^AnalysisFailed' &&
+    ok "the canary passes its analysis: $(jp model tiny '{.status.analysis.message}')" ||
+    fail "canary analysis: $(jp model tiny '{.status.analysis}') $(events tiny | grep '^AnalysisFailed')"
 kubectl kllm status tiny -n $MNS >"$SYS_WORK/status.txt" 2>&1 && grep -q 'Canary: *2' "$SYS_WORK/status.txt" &&
     ok "kubectl kllm status shows canary 2" || { fail "kubectl kllm status"; cat "$SYS_WORK/status.txt"; }
 kubectl kllm promote tiny -n $MNS >/dev/null && ok "kubectl kllm promote" || fail "kubectl kllm promote"
@@ -330,7 +343,7 @@ for i in 1 2 3 4 5 6; do
     [ $((i % 3)) = 1 ] && u=$B
     [ $((i % 3)) = 2 ] && u=$C
     (while [ ! -f "$SYS_WORK/load.stop" ]; do
-        curl -s -m 60 -o /dev/null -w '%{http_code}\n' "$u/v1/completions" -H 'Content-Type: application/json' \
+        curl -s -m 60 -o /dev/null -w '%{http_code}\n' "$u/v1/completions" -H 'Content-Type: application/json' -H "$AUTH" \
             -d "{\"model\":\"$M\",\"prompt\":\"Once upon a time\",\"max_tokens\":400}" >>"$SYS_WORK/load.codes"
     done) &
     load_pids="$load_pids $!"
@@ -393,8 +406,8 @@ other=op-2
 sys_kill "$leader"
 echo "     killed the leader $leader (SIGKILL); the Lease lasts 15 s"
 wait_for "$other takes the leader Lease within the lease time" 20 eq "$other" lease kllm-operator '{.spec.holderIdentity}' "$SYS_NS"
-curl -sf "$(sys_url $other)/metrics" | grep -q '^kllm_operator_leader 1' && ok "$other reports kllm_operator_leader 1" ||
-    fail "$other is not leader in /metrics"
+leads() { curl -sf "$(sys_url "$1")/metrics" | grep -q '^kllm_operator_leader 1'; }
+wait_for "$other reconciles as leader (kllm_operator_leader 1)" 10 leads "$other"
 kubectl patch model tiny -n $MNS --type=merge -p '{"spec":{"replicas":2}}' >/dev/null
 wait_for "the new leader reconciles: 2 replicas" 60 ready_reps kllm.io/model=tiny 2
 
@@ -404,7 +417,7 @@ kubectl delete model tiny -n $MNS --wait=false >/dev/null
 wait_for "Model tiny gone" 60 sh -c "! kubectl get model tiny -n $MNS"
 wait_for "no ModelReplicas left" 30 sh -c "[ -z \"\$(kubectl get modelreplicas -A -o name)\" ]"
 wait_for "no ModelRevisions left" 60 sh -c "[ -z \"\$(kubectl get modelrevisions -A -o name)\" ]"
-no_models() { for n in $live_agents; do curl -s "$(sys_url "$n")/v1/models" | grep -q "\"$M\"" && return 1; done; return 0; }
+no_models() { for n in $live_agents; do curl -s -H "$AUTH" "$(sys_url "$n")/v1/models" | grep -q "\"$M\"" && return 1; done; return 0; }
 wait_for "the agents serve no model" 30 no_models
 for n in $live_agents $other; do
     sys_stop "$n" 20
