@@ -606,6 +606,31 @@ static int golden_check(struct cluster *cl, struct srv_model *sm, const char *ns
     return rc;
 }
 
+/* A deleted replica has left the informer's store, so the router no longer
+ * picks it; the requests already on it (queued, running, streaming) finish
+ * before slot_unload fails what is left, for up to drain_ms, so that a
+ * rollout or a scale-down that removes a replica does not cut requests. */
+static void slot_drain(struct cluster *cl, int i)
+{
+    struct srv_model *sm = &cl->o.slots[i];
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t waited_ms = 0;
+    while (atomic_load(&sm->users) > 0 && waited_ms < cl->o.drain_ms) {
+        pthread_mutex_lock(&cl->mu);
+        bool stop = cl->stopping;
+        pthread_mutex_unlock(&cl->mu);
+        if (stop) break; /* the agent's own drain has run; cluster_stop unloads */
+        usleep(20000);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        waited_ms = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    if (atomic_load(&sm->users) > 0) {
+        const char *kv[] = {"replica", cl->slots[i].key, NULL};
+        klog_kv(KLOG_WARN, "cluster", "drain time over; failing the replica's requests", kv);
+    }
+}
+
 static void slot_unload(struct cluster *cl, int i)
 {
     struct srv_model *sm = &cl->o.slots[i];
@@ -786,6 +811,7 @@ static void replicas_sync(struct cluster *cl)
             replica_status(cl, kube_obj_namespace(obj), kube_obj_name(obj), "Terminating", -1, NULL,
                            false);
         cJSON_Delete(obj);
+        slot_drain(cl, i);
         slot_unload(cl, i);
     }
     const cJSON *it;

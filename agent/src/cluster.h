@@ -39,6 +39,7 @@ struct cluster_opts {
     uint64_t cache_max_bytes;
     int32_t n_batch, queue_max, threads; /* scheduler defaults (--batch-size ...) */
     enum tmpl_kind fallback_tmpl;
+    int64_t drain_ms; /* a deleted replica finishes its requests this long (--shutdown-timeout) */
     struct srv_model *slots; /* empty slots the replicas are loaded into */
     int n_slots;
     struct mx *mx;

@@ -524,6 +524,7 @@ int main(int argc, char **argv)
             .queue_max = (int32_t)o.queue_max,
             .threads = (int32_t)o.threads,
             .fallback_tmpl = o.fallback_tmpl,
+            .drain_ms = (int64_t)o.shutdown_timeout * 1000,
             .slots = models,
             .n_slots = MAX_MODELS,
             .mx = &mx,
