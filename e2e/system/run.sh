@@ -23,8 +23,15 @@ done
 PATH="$(pwd)/$SYS_BIN:$PATH"
 export PATH
 SYS_WORK=$(pwd)/$BUILD/e2e-system
+# One run at a time per build directory (they would share processes, ports
+# and the work directory).
+if [ -f "$SYS_WORK.pid" ] && kill -0 "$(cat "$SYS_WORK.pid")" 2>/dev/null; then
+    echo "system: another run (pid $(cat "$SYS_WORK.pid")) is using $SYS_WORK" >&2
+    exit 1
+fi
 rm -rf "$SYS_WORK"
 mkdir -p "$SYS_WORK"
+echo $$ >"$SYS_WORK.pid"
 . e2e/system/lib.sh
 MODEL=$(pwd)/engine/tests/data/llama-2-tiny-random.gguf
 MNS=team-a
@@ -50,6 +57,7 @@ cleanup() {
     for p in $traffic_pids; do kill "$p" 2>/dev/null; done
     sys_stop_all
     [ -n "$own_cluster" ] && ./e2e/cluster/down.sh
+    rm -f "$SYS_WORK.pid"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -100,9 +108,12 @@ complete_at() {
 }
 
 # --- traffic: clients that send requests until told to stop ----------------------------
-# traffic_start NAME URL...: one client per URL, each alternating a
+# traffic_start NAME URL...: one client per URL (TRAFFIC_TOKENS tokens a
+# request, default 8), each alternating a
 # completion and a streamed chat; every result goes to traffic-NAME.codes:
-# the HTTP code, or "cut" for a stream that did not end with [DONE].
+# the HTTP code, "cut" for a stream that did not end with [DONE], or
+# "stream-error" for one that carried an error event.
+TRAFFIC_TOKENS=8
 traffic_start() {
     tn=$1
     shift
@@ -118,12 +129,13 @@ traffic_start() {
                 if [ $((n % 2)) = 0 ]; then
                     c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/chat/completions" -H "$AUTH" \
                         -H 'Content-Type: application/json' \
-                        -d "{\"model\":\"$M\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi $n\"}],\"max_tokens\":8,\"stream\":true}")
+                        -d "{\"model\":\"$M\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi $n\"}],\"max_tokens\":$TRAFFIC_TOKENS,\"stream\":true}")
                     [ "$c" = 200 ] && ! grep -q 'data: \[DONE\]' "$out" && c="cut"
+                    [ "$c" = 200 ] && grep -q '^data: {"error"' "$out" && c="stream-error"
                 else
                     c=$(curl -s -m 60 -o "$out" -w '%{http_code}' "$u/v1/completions" -H "$AUTH" \
                         -H 'Content-Type: application/json' \
-                        -d "{\"model\":\"$M\",\"prompt\":\"Once upon a time $n\",\"max_tokens\":8}")
+                        -d "{\"model\":\"$M\",\"prompt\":\"Once upon a time $n\",\"max_tokens\":$TRAFFIC_TOKENS}")
                 fi
                 echo "$c $(date +%s) $u" >>"$SYS_WORK/traffic-$tn.codes"
                 [ "$c" = 200 ] || cp "$out" "$SYS_WORK/traffic-$tn.failed.$n.$ti" 2>/dev/null
@@ -189,7 +201,13 @@ FS=$(cat "$SYS_WORK/files.url")
 SHA1=$(sha256sum "$MODEL" | cut -d' ' -f1)
 # Golden prompt: the bundled model (random weights) answers "Hello" with
 # ' Мос"` También player' at temperature 0; the second model does not.
-apply_tiny() { # apply_tiny URL SHA CONTEXT
+# apply_tiny URL SHA CONTEXT [P95_RATIO [nogolden]]: the p95 latency ratio
+# is 100 unless given (the canaries are the same tiny model on shared cores).
+apply_tiny() {
+    at_golden='
+      goldenPrompts:
+        - {prompt: "Hello", expect: "player", maxTokens: 4}'
+    [ "${5:-}" = nogolden ] && at_golden=""
     cat <<EOF | kubectl apply -f - >/dev/null
 apiVersion: kllm.io/v1alpha1
 kind: Model
@@ -210,9 +228,7 @@ spec:
       intervalSeconds: 2
       failureLimit: 2
       maxErrorRate: 0.02
-      maxP95LatencyRatio: 100
-      goldenPrompts:
-        - {prompt: "Hello", expect: "player", maxTokens: 4}
+      maxP95LatencyRatio: ${4:-100}$at_golden
 EOF
 }
 kubectl create namespace $MNS >/dev/null
@@ -331,6 +347,39 @@ wait_for "tiny-3 outcome RolledBack" 20 eq RolledBack modelrevision tiny-3 '{.st
 traffic_stop rollback "traffic during the failed rollout"
 kubectl kllm rollback tiny --to 2 -n $MNS >/dev/null && ok "kubectl kllm rollback --to 2 (spec back to the stable)" || fail "kubectl kllm rollback --to 2"
 wait_for "Healthy on revision 2 again" 30 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+
+section "5b automated rollback (analysis of live traffic: p95 latency)"
+# A much larger model (random weights, about 5 ms a token against the tiny
+# one's fraction of a millisecond) as canary, no golden prompt, the p95
+# latency limit at 1.5 x the stable's: under traffic of 32-token requests
+# the analysis must fail twice and roll it back. (An error-rate rollback
+# cannot be staged with real agents: nothing makes a revision answer 5xx on
+# demand; operator/tests/e2e_operator.sh covers it with a stand-in.)
+MODEL3=$SYS_WORK/slow.gguf
+kllm make-model --out "$MODEL3" --type q8_0 --dim 512 --layers 8 --heads 8 --ffn 1536 --vocab-from "$MODEL" --seed 9 >/dev/null ||
+    fail "kllm make-model (slow)"
+SHA3=$(sha256sum "$MODEL3" | cut -d' ' -f1)
+sys_fileserver files3 "$MODEL3" || exit 1
+FS3=$(cat "$SYS_WORK/files3.url")
+TRAFFIC_TOKENS=32
+traffic_start latency "$A" "$B" "$C"
+apply_tiny "$FS3/v4/slow.gguf" "$SHA3" 512 1.5 nogolden
+slow_canary() { kubectl get modelrevisions -n $MNS -o 'jsonpath={range .items[*]}{.spec.revision} {.spec.source.uri}{"\n"}{end}' | grep 'slow.gguf$' | cut -d' ' -f1; }
+wait_for "a revision for the slow model" 20 sh -c "kubectl get modelrevisions -n $MNS -o jsonpath='{.items[*].spec.source.uri}' | grep -q slow.gguf"
+slow_rev=$(slow_canary)
+wait_for "the slow canary is rolled back by its analysis (AnalysisFailed)" 120 eq "RolledBack AnalysisFailed" model tiny '{.status.phase} {.status.conditions[?(@.type=="RolledBack")].reason}'
+af_event() { events tiny | grep '^AnalysisFailed' | grep -qi 'p95\|latency'; }
+wait_for "an AnalysisFailed Event names the latency" 20 af_event || events tiny | grep '^AnalysisFailed'
+echo "     $(events tiny | grep '^AnalysisFailed' | grep -i 'p95\|latency' | tail -1)"
+wait_for "revision $slow_rev replicas removed" 30 reps_are "kllm.io/revision=$slow_rev" 0
+eq "2 2/2" model tiny '{.status.stableRevision} {.status.ready}' && ok "stable revision 2 kept 2/2 ready" ||
+    fail "stable after the latency rollback: $(jp model tiny '{.status.stableRevision} {.status.ready}')"
+traffic_stop latency "traffic during the slow rollout"
+TRAFFIC_TOKENS=8
+# Back to revision 2's spec, golden prompt included: no new rollout.
+apply_tiny "$FS/v2/tiny.gguf" "$SHA1" 512
+wait_for "Healthy on revision 2, no canary" 30 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+sys_stop files3
 
 # =====================================================================================
 section "6 autoscaling"
