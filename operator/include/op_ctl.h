@@ -20,7 +20,11 @@
  *
  * Threads: op_ctl_start/lead/stop/free from one controlling thread;
  * op_ctl_metrics and op_ctl_synced from any thread. Reconciles run on the
- * worker thread only.
+ * worker thread only. While leading, two more threads talk to agents so
+ * that no reconcile waits for one: the scraper (op_scraper.h) fetches
+ * their /metrics into a cache the reconciles read, and the golden thread
+ * runs a rollout's golden prompts, whose verdict the next analysis run
+ * takes.
  */
 #ifndef OP_CTL_H
 #define OP_CTL_H

@@ -85,6 +85,21 @@ struct ctl_mstate {
     struct ctl_mstate *next;
 };
 
+/* One golden-prompt run against a Model's canary: submitted by the worker
+ * at an analysis run, run by the golden thread, its verdict taken by the
+ * worker at the next run. The worker unlinks and frees only done jobs, so
+ * the golden thread reads a started job's fields without the lock. */
+struct ctl_gjob {
+    char key[600];
+    int32_t rev;
+    char endpoint[300];
+    cJSON *prompts; /* [{prompt, expect, body}], owned */
+    bool started, done;
+    enum op_golden_result result;
+    char why[200];
+    struct ctl_gjob *next;
+};
+
 struct op_ctl {
     struct kube_client *c;
     struct op_ctl_opts o;
@@ -95,6 +110,15 @@ struct op_ctl {
     struct kube_recorder *rec;
     struct op_scrape_cache *scache; /* any thread */
     struct op_scraper *scraper;     /* runs while leading */
+    /* Golden prompts (ctl_golden_*): their own thread while leading, one
+     * job per Model at a time. */
+    pthread_t golden;
+    bool golden_running, gsync_ok;
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    bool gstop;             /* under gmu */
+    struct ctl_gjob *gjobs; /* under gmu */
+    atomic_int gabort;      /* set on stop: aborts the request in flight */
     pthread_t worker;
     bool worker_running;
     struct op_liveness live;    /* worker thread only */
@@ -236,6 +260,12 @@ int op_ctl_new(struct kube_client *c, const struct op_ctl_opts *o, struct op_ctl
         ctl->scraper = op_scraper_new(&so);
         if (!ctl->scraper) goto out;
     }
+    if (pthread_mutex_init(&ctl->gmu, NULL)) goto out;
+    if (pthread_cond_init(&ctl->gcv, NULL)) {
+        pthread_mutex_destroy(&ctl->gmu);
+        goto out;
+    }
+    ctl->gsync_ok = true;
     for (int i = 0; i < INF_N; i++) {
         struct kube_informer_opts io;
         memset(&io, 0, sizeof(io));
@@ -936,10 +966,20 @@ static void ctl_scrape_rev(struct op_ctl *ctl, const cJSON *reps, const struct c
     if (*pending > 0) op_scraper_kick(ctl->scraper);
 }
 
+/* curl progress callback: aborts the transfer once *ud is set (stop). */
+static int ctl_complete_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                                 curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return atomic_load((atomic_int *)ud) != 0; /* non-zero aborts the transfer */
+}
+
 /* POST body to http://endpoint/v1/completions pinned to the canary, with
  * the agents' API key when there is one; the response body (caller frees)
- * on HTTP 200, else NULL with *http the code (0: no answer). */
-static char *ctl_complete(const char *endpoint, const char *api_key, const char *body, long *http)
+ * on HTTP 200, else NULL with *http the code (0: no answer, or
+ * aborted because *abort_flag was set). */
+static char *ctl_complete(const char *endpoint, const char *api_key, const char *body,
+                          atomic_int *abort_flag, long *http)
 {
     char auth[1100];
     CURL *h = curl_easy_init();
@@ -968,6 +1008,9 @@ static char *ctl_complete(const char *endpoint, const char *api_key, const char 
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, GOLDEN_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, ctl_complete_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, abort_flag);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
     if (*http == 200) {
         out = b.p;
@@ -980,38 +1023,27 @@ out:
     return out;
 }
 
-/* Runs the Model's golden prompts against one Ready canary replica. */
-static enum op_golden_result ctl_golden(const char *api_key, const cJSON *model, const char *key,
-                                        const cJSON *reps, const struct ctl_nodes *nodes,
-                                        int32_t canary, char *why, size_t why_len)
-{
-    const cJSON *prompts = op_json_at(model, "spec.rollout.analysis.goldenPrompts");
-    const cJSON *it, *g;
-    const char *ep = NULL;
+/* --- golden prompts, on their own thread ---------------------------------
+ * A canary that hangs on /v1/completions costs the golden thread a timeout
+ * (GOLDEN_TIMEOUT_MS per prompt) and no reconcile anything: the worker
+ * submits a job at one analysis run (ctl_golden_submit) and takes its
+ * verdict at the next (ctl_golden_take); one job per Model at a time. */
 
-    if (cJSON_GetArraySize(prompts) == 0) return OP_GOLDEN_NOT_RUN;
-    cJSON_ArrayForEach(it, reps)
-    {
-        const char *phase = op_json_str(it, "status.phase");
-        int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
-        if (op_json_int(it, "spec.revision", 0) != canary || !phase || strcmp(phase, "Ready") ||
-            ni < 0 || !nodes->n[ni].ready || !op_json_str(it, "status.endpoint"))
-            continue;
-        ep = op_json_str(it, "status.endpoint");
-        break;
-    }
-    if (!ep) return OP_GOLDEN_NOT_RUN;
-    cJSON_ArrayForEach(g, prompts)
+/* Runs job j's prompts (golden thread, without the lock). */
+static enum op_golden_result ctl_golden_run(struct op_ctl *ctl, const struct ctl_gjob *j, char *why,
+                                            size_t why_len)
+{
+    const cJSON *g;
+
+    cJSON_ArrayForEach(g, j->prompts)
     {
         const char *prompt = op_json_str(g, "prompt"), *expect = op_json_str(g, "expect");
-        char *req, *resp;
+        const char *body = op_json_str(g, "body");
+        char *resp;
         long http = 0;
         int ok;
-        if (!prompt || !expect) continue;
-        req = op_golden_request_new(key, prompt, (int32_t)op_json_int(g, "maxTokens", 16));
-        if (!req) return OP_GOLDEN_NOT_RUN;
-        resp = ctl_complete(ep, api_key, req, &http);
-        free(req);
+        if (!prompt || !expect || !body) continue;
+        resp = ctl_complete(j->endpoint, ctl->api_key, body, &ctl->gabort, &http);
         if (!resp && http == 0) return OP_GOLDEN_NOT_RUN; /* no answer: inconclusive */
         ok = resp ? op_golden_check(resp, expect) : 0;
         free(resp);
@@ -1022,6 +1054,126 @@ static enum op_golden_result ctl_golden(const char *api_key, const cJSON *model,
         }
     }
     return OP_GOLDEN_PASS;
+}
+
+static void *ctl_golden_main(void *arg)
+{
+    struct op_ctl *ctl = arg;
+
+    for (;;) {
+        struct ctl_gjob *j = NULL;
+        enum op_golden_result r;
+        char why[200] = "";
+
+        pthread_mutex_lock(&ctl->gmu);
+        for (;;) {
+            for (j = ctl->gjobs; j && j->started; j = j->next) {}
+            if (ctl->gstop || j) break;
+            pthread_cond_wait(&ctl->gcv, &ctl->gmu);
+        }
+        if (ctl->gstop) {
+            pthread_mutex_unlock(&ctl->gmu);
+            return NULL;
+        }
+        j->started = true;
+        pthread_mutex_unlock(&ctl->gmu);
+        r = ctl_golden_run(ctl, j, why, sizeof(why));
+        pthread_mutex_lock(&ctl->gmu);
+        j->result = r;
+        snprintf(j->why, sizeof(j->why), "%s", why);
+        j->done = true;
+        pthread_mutex_unlock(&ctl->gmu);
+    }
+}
+
+/* The verdict of the Model's finished job for revision rev (then
+ * forgotten); OP_GOLDEN_NOT_RUN when none has finished. */
+static enum op_golden_result ctl_golden_take(struct op_ctl *ctl, const char *key, int32_t rev,
+                                             char *why, size_t why_len)
+{
+    struct ctl_gjob **pp, *dead = NULL;
+    enum op_golden_result r = OP_GOLDEN_NOT_RUN;
+
+    pthread_mutex_lock(&ctl->gmu);
+    for (pp = &ctl->gjobs; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->key, key) != 0) continue;
+        if ((*pp)->done) {
+            dead = *pp;
+            *pp = dead->next;
+            if (dead->rev == rev) {
+                r = dead->result;
+                snprintf(why, why_len, "%s", dead->why);
+            }
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ctl->gmu);
+    if (dead) cJSON_Delete(dead->prompts);
+    free(dead);
+    return r;
+}
+
+/* Queues the Model's golden prompts against one Ready canary replica,
+ * unless a job of this Model is queued or running already. */
+static void ctl_golden_submit(struct op_ctl *ctl, const cJSON *model, const char *key,
+                              const cJSON *reps, const struct ctl_nodes *nodes, int32_t canary)
+{
+    const cJSON *prompts = op_json_at(model, "spec.rollout.analysis.goldenPrompts");
+    const cJSON *it, *g;
+    const char *ep = NULL;
+    struct ctl_gjob *j, *k;
+
+    if (cJSON_GetArraySize(prompts) == 0) return;
+    cJSON_ArrayForEach(it, reps)
+    {
+        const char *phase = op_json_str(it, "status.phase");
+        int ni = ctl_nodes_find(nodes, op_json_str(it, "spec.nodeName"));
+        if (op_json_int(it, "spec.revision", 0) != canary || !phase || strcmp(phase, "Ready") ||
+            ni < 0 || !nodes->n[ni].ready || !op_json_str(it, "status.endpoint"))
+            continue;
+        ep = op_json_str(it, "status.endpoint");
+        break;
+    }
+    if (!ep) return;
+    j = calloc(1, sizeof(*j));
+    if (!j) return;
+    snprintf(j->key, sizeof(j->key), "%s", key);
+    snprintf(j->endpoint, sizeof(j->endpoint), "%s", ep);
+    j->rev = canary;
+    j->prompts = cJSON_CreateArray();
+    cJSON_ArrayForEach(g, prompts)
+    {
+        const char *prompt = op_json_str(g, "prompt"), *expect = op_json_str(g, "expect");
+        char *body;
+        cJSON *one;
+        if (!prompt || !expect || !j->prompts) continue;
+        body = op_golden_request_new(key, prompt, (int32_t)op_json_int(g, "maxTokens", 16));
+        one = cJSON_CreateObject();
+        if (body && one && cJSON_AddStringToObject(one, "prompt", prompt) &&
+            cJSON_AddStringToObject(one, "expect", expect) &&
+            cJSON_AddStringToObject(one, "body", body)) {
+            cJSON_AddItemToArray(j->prompts, one);
+            one = NULL;
+        }
+        cJSON_Delete(one);
+        free(body);
+    }
+    if (cJSON_GetArraySize(j->prompts) == 0) {
+        cJSON_Delete(j->prompts);
+        free(j);
+        return;
+    }
+    pthread_mutex_lock(&ctl->gmu);
+    for (k = ctl->gjobs; k && strcmp(k->key, key) != 0; k = k->next) {}
+    if (!k) {
+        j->next = ctl->gjobs;
+        ctl->gjobs = j;
+        j = NULL;
+        pthread_cond_signal(&ctl->gcv);
+    }
+    pthread_mutex_unlock(&ctl->gmu);
+    if (j) cJSON_Delete(j->prompts);
+    free(j);
 }
 
 /* One canary analysis run when its interval has passed; sets
@@ -1066,13 +1218,14 @@ static void ctl_analyse(struct op_ctl *ctl, const cJSON *model, const char *key,
         ms->an_have_prev = nc > 0;
         ms->an_last_ms = now;
         ms->an_fetched_c = fc;
+        ctl_golden_submit(ctl, model, key, reps, nodes, v->canary); /* judged next run */
         if (!canary_failed) return; /* a baseline first: deltas need two scrapes */
     }
     memset(&in, 0, sizeof(in));
     if (nc > 0) op_snapshot_delta(&ms->an_prev_c, &cur_c, &in.canary);
     if (ns_ > 0) op_snapshot_delta(&ms->an_prev_s, &cur_s, &in.stable);
-    in.golden = ctl_golden(ctl->api_key, model, key, reps, nodes, v->canary, golden_why,
-                           sizeof(golden_why));
+    in.golden = ctl_golden_take(ctl, key, v->canary, golden_why, sizeof(golden_why));
+    ctl_golden_submit(ctl, model, key, reps, nodes, v->canary);
     in.canary_replica_failed = canary_failed;
     op_plan_analysis_spec(model, &spec);
     st.failed_runs =
@@ -1298,6 +1451,7 @@ static int ctl_reconcile_model(struct op_ctl *ctl, const char *key, int64_t *req
     rc = kube_store_get(kube_informer_store(ctl->inf[INF_MODELS]), key, &model);
     if (rc == KUBE_ENOTFOUND) {
         ctl_mstate_drop(ctl, key);
+        ctl_golden_take(ctl, key, -1, NULL, 0); /* forget a finished job */
         rc = 0;
         goto out;
     }
@@ -1775,11 +1929,31 @@ static void *ctl_worker(void *arg)
     return NULL;
 }
 
+static void ctl_golden_stop(struct op_ctl *ctl)
+{
+    if (!ctl->golden_running) return;
+    atomic_store(&ctl->gabort, 1);
+    pthread_mutex_lock(&ctl->gmu);
+    ctl->gstop = true;
+    pthread_cond_signal(&ctl->gcv);
+    pthread_mutex_unlock(&ctl->gmu);
+    pthread_join(ctl->golden, NULL);
+    ctl->golden_running = false;
+}
+
 int op_ctl_lead(struct op_ctl *ctl)
 {
     if (!ctl || ctl->worker_running) return KUBE_EINVAL;
     if (op_scraper_start(ctl->scraper)) return KUBE_ENOMEM;
+    ctl->gstop = false;
+    atomic_store(&ctl->gabort, 0);
+    if (pthread_create(&ctl->golden, NULL, ctl_golden_main, ctl)) {
+        op_scraper_stop(ctl->scraper);
+        return KUBE_ENOMEM;
+    }
+    ctl->golden_running = true;
     if (pthread_create(&ctl->worker, NULL, ctl_worker, ctl)) {
+        ctl_golden_stop(ctl);
         op_scraper_stop(ctl->scraper);
         return KUBE_ENOMEM;
     }
@@ -1797,6 +1971,7 @@ void op_ctl_stop(struct op_ctl *ctl)
         pthread_join(ctl->worker, NULL);
         ctl->worker_running = false;
     }
+    ctl_golden_stop(ctl);
     op_scraper_stop(ctl->scraper);
     atomic_store(&ctl->leading, 0);
     for (int i = 0; i < INF_N; i++)
@@ -1812,6 +1987,16 @@ void op_ctl_free(struct op_ctl *ctl)
         struct ctl_mstate *n = ctl->mstates->next;
         free(ctl->mstates);
         ctl->mstates = n;
+    }
+    while (ctl->gjobs) {
+        struct ctl_gjob *n = ctl->gjobs->next;
+        cJSON_Delete(ctl->gjobs->prompts);
+        free(ctl->gjobs);
+        ctl->gjobs = n;
+    }
+    if (ctl->gsync_ok) {
+        pthread_cond_destroy(&ctl->gcv);
+        pthread_mutex_destroy(&ctl->gmu);
     }
     op_scraper_free(ctl->scraper);
     op_scrape_cache_free(ctl->scache);
