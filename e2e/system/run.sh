@@ -34,7 +34,7 @@ mkdir -p "$SYS_WORK"
 echo $$ >"$SYS_WORK.pid"
 . e2e/system/lib.sh
 MODEL=$(pwd)/engine/tests/data/llama-2-tiny-random.gguf
-MNS=team-a
+MNS=team-sys
 M=$MNS/tiny
 failures=0
 passes=0
