@@ -8,6 +8,14 @@ set -u
 cd "$(dirname "$0")/.."
 export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/build/cluster-e2e}"
 start=$(date +%s)
+# A cluster already running there belongs to someone else's run (two
+# `make e2e` at once would take each other's cluster down): refuse.
+. e2e/cluster/lib.sh # pid_is
+if pid_is "$(cat "$KLLM_CLUSTER_DIR/apiserver.pid" 2>/dev/null)" kube-apiserver; then
+    echo "e2e: a control plane is already running in $KLLM_CLUSTER_DIR (another make e2e?);" \
+        "wait for it, or set KLLM_CLUSTER_DIR to another directory" >&2
+    exit 1
+fi
 cleanup() {
     ./e2e/cluster/down.sh
 }
