@@ -17,9 +17,13 @@ $(OPERATOR_CORE_LIB): $(OPERATOR_CORE_SRCS:%.c=$(BUILD)/%.o)
 
 # libkllm-operator.a: the pure JSON <-> decision glue (op_plan) and flag
 # parsing (op_opts); no I/O either, tested with cmocka. The controllers
-# (controller.c) and main.c use kube/ and are exercised by
-# operator/tests/e2e_operator.sh on a real control plane.
+# (OPERATOR_CTL_SRCS, op_ctl; src/ctl.h is their shared inside) and main.c
+# use kube/ and are exercised by operator/tests/e2e_operator.sh on a real
+# control plane.
 OPERATOR_LIB_SRCS := operator/src/plan.c operator/src/opts.c operator/src/scrape.c
+OPERATOR_CTL_SRCS := operator/src/controller.c operator/src/reconcile_model.c \
+                     operator/src/reconcile_metrics.c operator/src/reconcile_node.c \
+                     operator/src/golden.c
 OPERATOR_LIB      := $(BUILD)/libkllm-operator.a
 OPERATOR_BIN      := $(BUILD)/bin/kllm-operator
 PLUGIN_BIN        := $(BUILD)/bin/kubectl-kllm
@@ -32,7 +36,7 @@ $(OPERATOR_LIB): $(OPERATOR_LIB_SRCS:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(OPERATOR_BIN): $(BUILD)/operator/src/main.o $(BUILD)/operator/src/controller.o \
+$(OPERATOR_BIN): $(BUILD)/operator/src/main.o $(OPERATOR_CTL_SRCS:%.c=$(BUILD)/%.o) \
                  $(BUILD)/operator/src/scraper.o $(OPERATOR_LIB) \
                  $(OPERATOR_CORE_LIB) $(KUBE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

@@ -3,9 +3,9 @@
  * modules' structs, and building the JSON the controller writes back.
  *
  * Nothing here talks to the API server or reads a clock: the controller
- * (operator/src/controller.c) passes objects from its informer caches and
- * the time, and these functions return values or new cJSON objects, so all
- * of it is tested with cmocka (operator/tests/test_plan.c).
+ * (operator/src/reconcile_model.c) passes objects from its informer caches
+ * and the time, and these functions return values or new cJSON objects, so
+ * all of it is tested with cmocka (operator/tests/test_plan.c).
  *
  * Annotations the kubectl plugin sets on a Model and the controller clears:
  *   kllm.io/promote   skip the current pause of the running rollout
