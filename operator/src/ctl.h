@@ -45,6 +45,8 @@
 #define SCRAPE_IDLE_MS 30000
 #define SCRAPE_MAX_BYTES (4u << 20)
 #define SCRAPE_PENDING_RETRY_MS 500
+#define CTL_EXPECT_MAX 32  /* replica writes remembered per Model */
+#define CTL_EXPECT_MS 5000 /* the longest the replica step waits for them */
 
 /* The resources the controllers watch and write (controller.c). */
 extern const struct kube_resource ctl_r_models, ctl_r_revisions, ctl_r_replicas, ctl_r_inodes,
@@ -77,6 +79,16 @@ struct ctl_mstate {
     char scaling_msg[400];
     int32_t rev_pending;
     int64_t rev_pending_ms;
+    /* Our replica writes the cache has not shown yet (a ReplicaSet's
+     * "expectations"): names created, uids deleted. Counting replicas
+     * before the cache shows them would create or delete a second time
+     * (a replacement re-created under the deleted replica's name, then the
+     * surplus deleted), so the replica step waits for them, at most
+     * CTL_EXPECT_MS after the last write. */
+    char exp_add[CTL_EXPECT_MAX][300];
+    char exp_del[CTL_EXPECT_MAX][64];
+    int n_exp_add, n_exp_del;
+    int64_t exp_ms;
     /* Replacement of Failed replicas of the stable revision bo_rev. */
     int32_t bo_rev;
     struct op_backoff bo;

@@ -80,17 +80,63 @@ static bool ctl_has_finalizer(const cJSON *model)
     return false;
 }
 
-static int ctl_delete_replica(struct op_ctl *ctl, const cJSON *rep, const char *why)
+/* Remembers a replica write (add: the name created; else the uid deleted)
+ * until the cache shows it; see ctl_mstate. */
+static void ctl_expect(struct ctl_mstate *ms, bool add, const char *id)
+{
+    if (!ms || !id) return;
+    if (add && ms->n_exp_add < CTL_EXPECT_MAX)
+        snprintf(ms->exp_add[ms->n_exp_add++], sizeof(ms->exp_add[0]), "%s", id);
+    if (!add && ms->n_exp_del < CTL_EXPECT_MAX)
+        snprintf(ms->exp_del[ms->n_exp_del++], sizeof(ms->exp_del[0]), "%s", id);
+    ms->exp_ms = ctl_mono_ms();
+}
+
+static bool ctl_reps_have(const cJSON *reps, const char *field, const char *value)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, reps)
+    {
+        const char *v = op_json_str(it, field);
+        if (v && !strcmp(v, value)) return true;
+    }
+    return false;
+}
+
+/* True when the cached replicas show every write remembered in ms (those
+ * shown are forgotten), or when CTL_EXPECT_MS passed since the last one. */
+static bool ctl_expect_met(struct ctl_mstate *ms, const cJSON *reps)
+{
+    int k = 0;
+    if (!ms) return true;
+    if (ctl_mono_ms() - ms->exp_ms > CTL_EXPECT_MS) ms->n_exp_add = ms->n_exp_del = 0;
+    for (int i = 0; i < ms->n_exp_add; i++)
+        if (!ctl_reps_have(reps, "metadata.name", ms->exp_add[i]))
+            memmove(ms->exp_add[k++], ms->exp_add[i], sizeof(ms->exp_add[0]));
+    ms->n_exp_add = k;
+    k = 0;
+    for (int i = 0; i < ms->n_exp_del; i++)
+        if (ctl_reps_have(reps, "metadata.uid", ms->exp_del[i]))
+            memmove(ms->exp_del[k++], ms->exp_del[i], sizeof(ms->exp_del[0]));
+    ms->n_exp_del = k;
+    return ms->n_exp_add == 0 && ms->n_exp_del == 0;
+}
+
+/* Deletes one replica (by uid); ms, when given, remembers the deletion. */
+static int ctl_delete_replica(struct op_ctl *ctl, struct ctl_mstate *ms, const cJSON *rep,
+                              const char *why)
 {
     struct kube_status st;
-    int rc = kube_delete(ctl->c, &ctl_r_replicas, kube_obj_namespace(rep), kube_obj_name(rep),
-                         op_json_str(rep, "metadata.uid"), NULL, &st);
+    const char *uid = op_json_str(rep, "metadata.uid");
+    int rc = kube_delete(ctl->c, &ctl_r_replicas, kube_obj_namespace(rep), kube_obj_name(rep), uid,
+                         NULL, &st);
     const char *kv[] = {"replica", kube_obj_name(rep), "why", why, NULL};
-    if (rc == KUBE_ENOTFOUND || rc == KUBE_ECONFLICT) return 0; /* gone or replaced already */
+    if (rc == KUBE_ENOTFOUND || rc == KUBE_ECONFLICT) rc = 0; /* gone or replaced already */
     if (rc) {
         ctl_log_err("delete replica", kube_obj_name(rep), rc, &st);
         return rc;
     }
+    ctl_expect(ms, false, uid);
     klog_kv(KLOG_INFO, "operator", "replica deleted", kv);
     atomic_fetch_add(&ctl->replicas_deleted, 1);
     return 0;
@@ -127,7 +173,7 @@ static int ctl_finalize(struct op_ctl *ctl, const cJSON *model, int64_t *requeue
     cJSON_ArrayForEach(it, reps)
     {
         left++;
-        rc = ctl_delete_replica(ctl, it, "model deleted");
+        rc = ctl_delete_replica(ctl, NULL, it, "model deleted");
         if (rc) break;
     }
     cJSON_Delete(reps);
@@ -573,7 +619,7 @@ static int ctl_replace_failed(struct op_ctl *ctl, const cJSON *model, struct ctl
     snprintf(msg, sizeof(msg), "replica %s failed on %s (%.120s); replacing it (replacement %d)",
              kube_obj_name(rep), node ? node : "no node", why ? why : "no message",
              (int)ms->bo.failures + 1);
-    rc = ctl_delete_replica(ctl, rep, "failed");
+    rc = ctl_delete_replica(ctl, ms, rep, "failed");
     if (rc) return rc;
     op_backoff_replaced(&ms->bo, &spec, now);
     ctl_event(ctl, model, "Model", "Warning", "ReplicaFailed", msg);
@@ -958,7 +1004,7 @@ static int ctl_model_prune(struct ctl_mrun *r, const cJSON **keep, size_t cap, s
         int ni = ctl_nodes_find(nodes, node);
         if (op_json_at(it, "metadata.deletionTimestamp")) continue;
         if (!p || p->desired == 0) {
-            rc = ctl_delete_replica(ctl, it, "revision scaled to 0");
+            rc = ctl_delete_replica(ctl, r->ms, it, "revision scaled to 0");
             if (p) p->have--;
             if (rc) return rc;
             continue;
@@ -976,7 +1022,7 @@ static int ctl_model_prune(struct ctl_mrun *r, const cJSON **keep, size_t cap, s
             snprintf(msg, sizeof(msg), "replica %s lost with node %s; rescheduling",
                      kube_obj_name(it), node);
             ctl_event(ctl, r->model, "Model", "Warning", "ReplicaRescheduled", msg);
-            rc = ctl_delete_replica(ctl, it, "node lost");
+            rc = ctl_delete_replica(ctl, r->ms, it, "node lost");
             if (rc) return rc;
             p->have--;
             continue;
@@ -999,7 +1045,7 @@ static int ctl_model_scale(struct ctl_mrun *r, const cJSON **keep, size_t n_keep
         int32_t excess = p->have - p->desired;
         for (size_t k = 0; k < n_keep && excess > 0; k++) {
             if ((int32_t)op_json_int(keep[k], "spec.revision", 0) != p->rev) continue;
-            rc = ctl_delete_replica(r->ctl, keep[k], "scale down");
+            rc = ctl_delete_replica(r->ctl, r->ms, keep[k], "scale down");
             if (rc) return rc;
             keep[k] = NULL;
             excess--;
@@ -1017,6 +1063,7 @@ static int ctl_model_scale(struct ctl_mrun *r, const cJSON **keep, size_t n_keep
             rc = ctl_create_replica(r->ctl, r->model, p, idx, r->nodes, v->unsched_msg,
                                     sizeof(v->unsched_msg));
             if (rc) return rc;
+            ctl_expect(r->ms, true, rname);
             if (v->unsched_msg[0]) v->unschedulable = true;
             p->have++;
         }
@@ -1036,6 +1083,10 @@ static int ctl_model_replicas(struct ctl_mrun *r)
     bool stable_failed = false;
     int rc;
 
+    if (!ctl_expect_met(ms, r->reps)) {
+        if (*r->requeue_ms > 200) *r->requeue_ms = 200; /* our writes are not cached yet */
+        return 0;
+    }
     rc = ctl_model_prune(r, keep, sizeof(keep) / sizeof(keep[0]), &n_keep, &stable_failed);
     if (rc) return rc;
     qsort(keep, n_keep, sizeof(keep[0]), ctl_victim_cmp);
