@@ -351,7 +351,7 @@ wait_for "Healthy on revision 2 again" 30 eq "Healthy 2 " model tiny '{.status.p
 section "5b automated rollback (analysis of live traffic: p95 latency)"
 # A much larger model (random weights, about 5 ms a token against the tiny
 # one's fraction of a millisecond) as canary, no golden prompt, the p95
-# latency limit at 1.5 x the stable's: under traffic of 128-token requests
+# latency limit at 1.2 x the stable's: under traffic of 128-token requests
 # the analysis must fail twice and roll it back. (An error-rate rollback
 # cannot be staged with real agents: nothing makes a revision answer 5xx on
 # demand; operator/tests/e2e_operator.sh covers it with a stand-in.)
@@ -363,7 +363,7 @@ sys_fileserver files3 "$MODEL3" || exit 1
 FS3=$(cat "$SYS_WORK/files3.url")
 TRAFFIC_TOKENS=128
 traffic_start latency "$A" "$B" "$C"
-apply_tiny "$FS3/v4/slow.gguf" "$SHA3" 512 1.5 nogolden
+apply_tiny "$FS3/v4/slow.gguf" "$SHA3" 512 1.2 nogolden
 slow_canary() { kubectl get modelrevisions -n $MNS -o 'jsonpath={range .items[*]}{.spec.revision} {.spec.source.uri}{"\n"}{end}' | grep 'slow.gguf$' | cut -d' ' -f1; }
 wait_for "a revision for the slow model" 20 sh -c "kubectl get modelrevisions -n $MNS -o jsonpath='{.items[*].spec.source.uri}' | grep -q slow.gguf"
 slow_rev=$(slow_canary)
