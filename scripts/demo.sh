@@ -68,7 +68,7 @@ KUBECONFIG=$(./e2e/cluster/up.sh) || fail "cluster-up failed"
 export KUBECONFIG
 echo "kubeconfig: $KUBECONFIG"
 
-say "2/6 install: CRDs, namespace $SYS_NS, the chart's ServiceAccounts, RBAC, Secrets"
+say "2/6 install: CRDs, namespace $SYS_NS, the chart's ServiceAccounts and RBAC"
 sys_install || fail "install failed"
 sed 's/^/  /' "$SYS_WORK/install.out"
 
