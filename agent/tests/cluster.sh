@@ -32,11 +32,8 @@ pid_a=""
 pid_b=""
 own_cluster=""
 
-ok() { echo "ok   $*"; }
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+. scripts/check-lib.sh
+passes=0
 stop_agent() { # stop_agent PID
     [ -n "$1" ] || return 0
     if kill -0 "$1" 2>/dev/null; then
@@ -67,22 +64,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
     export KUBECONFIG
 fi
 k() { kubectl "$@"; }
-wait_for() { # wait_for DESCRIPTION SECONDS COMMAND...
-    what=$1
-    secs=$2
-    shift 2
-    i=0
-    while [ $i -lt $((secs * 2)) ]; do
-        if "$@" >/dev/null 2>&1; then
-            ok "$what"
-            return 0
-        fi
-        sleep 0.5
-        i=$((i + 1))
-    done
-    fail "$what (after $secs s)"
-    return 1
-}
 jp() { kubectl get "$1" "$2" -n "${4:-team-a}" -o "jsonpath=$3" 2>/dev/null; }
 eq() { [ "$(jp "$2" "$3" "$4" "${5:-team-a}")" = "$1" ]; }
 

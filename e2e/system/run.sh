@@ -41,14 +41,7 @@ passes=0
 own_cluster=""
 t_start=$(date +%s)
 
-ok() {
-    echo "ok   $*"
-    passes=$((passes + 1))
-}
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+. scripts/check-lib.sh
 section() { echo "-- [$(($(date +%s) - t_start)) s] $*"; }
 
 traffic_pids=""
@@ -70,23 +63,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
 fi
 CLUSTER_DIR=${KLLM_CLUSTER_DIR:-}
 
-# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.5 s.
-wait_for() {
-    wf_what=$1
-    wf_secs=$2
-    shift 2
-    wf_i=0
-    while [ $wf_i -lt $((wf_secs * 2)) ]; do
-        if "$@" >/dev/null 2>&1; then
-            ok "$wf_what"
-            return 0
-        fi
-        sleep 0.5
-        wf_i=$((wf_i + 1))
-    done
-    fail "$wf_what (after $wf_secs s)"
-    return 1
-}
 jp() { kubectl get "$1" "$2" -n "${4:-$MNS}" -o "jsonpath=$3" 2>/dev/null; }
 eq() { [ "$(jp "$2" "$3" "$4" "${5:-$MNS}")" = "$1" ]; }
 count_reps() { kubectl get modelreplicas -n $MNS -l "$1" -o name 2>/dev/null | grep -c . || true; }

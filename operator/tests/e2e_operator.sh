@@ -48,11 +48,8 @@ renew_b_pid=""
 own_cluster=""
 
 log() { echo "e2e-operator: $*"; }
-ok() { echo "ok   $*"; }
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
+. scripts/check-lib.sh
+passes=0
 
 cleanup() {
     [ -n "$renew_pid" ] && kill "$renew_pid" 2>/dev/null
@@ -79,23 +76,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
 fi
 k() { kubectl "$@"; }
 
-# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND every 0.5 s.
-wait_for() {
-    what=$1
-    secs=$2
-    shift 2
-    i=0
-    while [ $i -lt $((secs * 2)) ]; do
-        if "$@" >/dev/null 2>&1; then
-            ok "$what"
-            return 0
-        fi
-        sleep 0.5
-        i=$((i + 1))
-    done
-    fail "$what (after $secs s)"
-    return 1
-}
 jp() { # jp KIND NAME JSONPATH [NS]
     kubectl get "$1" "$2" -n "${4:-$MNS}" -o "jsonpath=$3" 2>/dev/null
 }
