@@ -328,9 +328,7 @@ section "5b automated rollback (analysis of live traffic: p95 latency)"
 # A much larger model (random weights, about 5 ms a token against the tiny
 # one's fraction of a millisecond) as canary, no golden prompt, the p95
 # latency limit at 1.2 x the stable's: under traffic of 128-token requests
-# the analysis must fail twice and roll it back. (An error-rate rollback
-# cannot be staged with real agents: nothing makes a revision answer 5xx on
-# demand; operator/tests/e2e_operator.sh covers it with a stand-in.)
+# the analysis must fail twice and roll it back (5c: an error-rate one).
 MODEL3=$SYS_WORK/slow.gguf
 kllm make-model --out "$MODEL3" --type q8_0 --dim 512 --layers 8 --heads 8 --ffn 1536 --vocab-from "$MODEL" --seed 9 >/dev/null ||
     fail "kllm make-model (slow)"
@@ -356,6 +354,53 @@ TRAFFIC_TOKENS=8
 apply_tiny "$FS/v2/tiny.gguf" "$SHA1" 512
 wait_for "Healthy on revision 2, no canary" 30 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
 sys_stop files3
+
+# 5c: a canary that answers 500 under traffic. In its GGUF the embedding
+# row of the token "▁Once" is NaN: the agent's warm-up ("Hello") passes, but
+# every completion of "Once upon a time ..." has non-finite logits, which
+# the agent answers with 500 (and counts as an anomaly): the analysis sees
+# the canary's error rate and rolls it back. The clients' failures must all
+# be those 500s; afterwards the stable serves with none.
+section "5c automated rollback: a canary answering errors under traffic"
+MODEL4=$SYS_WORK/nan.gguf
+kllm make-model --out "$MODEL4.ok" --type f16 --dim 64 --layers 2 --heads 4 --ffn 128 --vocab-from "$MODEL" --seed 11 >/dev/null ||
+    fail "kllm make-model (nan)"
+# The file offset of the tensor data: output_norm.weight (64 x 1.0f, the
+# first norm in the file) found by content, minus its offset in the data.
+norm_off=$(kllm inspect "$MODEL4.ok" | awk '$1 == "output_norm.weight" { print $4 }')
+once=$(kllm tokenize -m "$MODEL4.ok" -p "Once" | awk '{ print $2 }')
+perl -0777 -e 'binmode STDIN; binmode STDOUT; my $d = <STDIN>; my ($norm, $tok) = @ARGV;
+    my $p = index($d, pack("f<", 1.0) x 64); die "no norm of 1.0 found\n" if $p < 0;
+    substr($d, $p - $norm + $tok * 128, 128) = pack("v", 0x7e00) x 64; print $d' "$norm_off" "$once" \
+    <"$MODEL4.ok" >"$MODEL4" || fail "NaN embedding row written into $MODEL4"
+SHA4=$(sha256sum "$MODEL4" | cut -d' ' -f1)
+sys_fileserver files4 "$MODEL4" || exit 1
+FS4=$(cat "$SYS_WORK/files4.url")
+traffic_start errors "$A" "$B" "$C"
+apply_tiny "$FS4/v5/nan.gguf" "$SHA4" 256 100 nogolden
+wait_for "the erroring canary is rolled back (RolledBack)" 120 eq "RolledBack" model tiny '{.status.phase}'
+af_errors() { events tiny | grep '^AnalysisFailed' | grep -q 'error rate'; }
+wait_for "an AnalysisFailed Event names the canary's error rate" 20 af_errors
+echo "     $(events tiny | grep '^AnalysisFailed' | grep 'error rate' | tail -1)"
+wait_for "a nan.gguf revision's replicas removed" 30 sh -c "! kubectl get modelreplicas -n $MNS -o jsonpath='{.items[*].spec.source.uri}' | grep -q nan.gguf"
+touch "$SYS_WORK/traffic-errors.stop"
+for p in $traffic_pids; do wait "$p" 2>/dev/null; done
+traffic_pids=""
+f="$SYS_WORK/traffic-errors.codes"
+e500=$(grep -c '^500 ' "$f" || true)
+other=$(grep -v '^200 ' "$f" | grep -vc '^500 ' || true)
+[ "${e500:-0}" -gt 0 ] && [ "${other:-0}" = 0 ] &&
+    grep -lq 'non-finite' "$SYS_WORK"/traffic-errors.failed.* 2>/dev/null &&
+    ok "under the canary: $(grep -c . "$f") requests, $e500 answered 500 (non-finite logits), no other failure" ||
+    fail "under the erroring canary: 500s $e500, other failures $other ($(grep -v '^200 ' "$f" | cut -d' ' -f1 | sort | uniq -c | tr '\n' ' '))"
+eq "2 2/2" model tiny '{.status.stableRevision} {.status.ready}' && ok "stable revision 2 kept 2/2 ready" ||
+    fail "stable after the error rollback: $(jp model tiny '{.status.stableRevision} {.status.ready}')"
+apply_tiny "$FS/v2/tiny.gguf" "$SHA1" 512
+wait_for "Healthy on revision 2, no canary" 30 eq "Healthy 2 " model tiny '{.status.phase} {.status.stableRevision} {.status.canaryRevision}'
+traffic_start after "$A" "$B" "$C"
+sleep 3
+traffic_stop after "traffic after the error rollback"
+sys_stop files4
 
 # =====================================================================================
 section "6 autoscaling"

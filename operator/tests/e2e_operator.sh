@@ -535,7 +535,8 @@ st=$?
 op_pid=""
 [ $st = 0 ] && ok "operator exits 0 on SIGTERM" || fail "operator exits 0 on SIGTERM (status $st)"
 wait_for "second operator takes the Lease" 20 leader_is e2e-op2
-curl -sf "http://127.0.0.1:$port2/metrics" | grep -q '^kllm_operator_leader 1' && ok "second operator leads" || fail "second operator leads"
+# the Lease is taken before the new leader's controller has synced and says so
+wait_for "second operator leads (kllm_operator_leader 1)" 20 sh -c "curl -sf http://127.0.0.1:$port2/metrics | grep -q '^kllm_operator_leader 1'"
 k delete model tiny -n $MNS --wait=false >/dev/null
 wait_for "Model deleted by the new leader (finalizer removed after its replicas)" 30 sh -c "! kubectl get model tiny -n $MNS"
 wait_for "no ModelReplicas left" 20 reps_are kllm.io/model=tiny 0
