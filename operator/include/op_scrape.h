@@ -68,4 +68,14 @@ size_t op_scrape_cache_targets(struct op_scrape_cache *c, int64_t now_ms, char *
 void op_scrape_cache_put(struct op_scrape_cache *c, const char *endpoint, char *page,
                          int64_t now_ms);
 
+/* A fixed-capacity text buffer for libcurl (CURLOPT_WRITEFUNCTION
+ * op_capbuf_write, CURLOPT_WRITEDATA the buffer): p holds cap bytes, the
+ * body stays NUL-terminated, and one that would not fit fails the
+ * transfer. */
+struct op_capbuf {
+    char *p;
+    size_t len, cap;
+};
+size_t op_capbuf_write(char *data, size_t size, size_t nmemb, void *ud);
+
 #endif

@@ -22,6 +22,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "op_plan.h"
+#include "op_scrape.h"
 
 static const struct kube_resource r_models = {"kllm.io", "v1alpha1", "models", 1};
 static const struct kube_resource r_revisions = {"kllm.io", "v1alpha1", "modelrevisions", 1};
@@ -246,24 +247,8 @@ out:
     return rc;
 }
 
-struct kk_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static size_t kk_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct kk_buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) return 0; /* capped: a /metrics page is small */
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
 /* GET http://endpoint/metrics into b (capped at 4 MiB). 0 or -1. */
-static int kk_scrape(const char *endpoint, struct kk_buf *b)
+static int kk_scrape(const char *endpoint, struct op_capbuf *b)
 {
     CURL *h = curl_easy_init();
     char url[600];
@@ -275,7 +260,7 @@ static int kk_scrape(const char *endpoint, struct kk_buf *b)
     b->p[0] = '\0';
     snprintf(url, sizeof(url), "%s%s/metrics", strstr(endpoint, "://") ? "" : "http://", endpoint);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kk_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, op_capbuf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -290,7 +275,7 @@ static int kk_top(struct kk *k)
 {
     cJSON *reps = NULL;
     const cJSON **v = NULL;
-    struct kk_buf b = {NULL, 0, 4u << 20};
+    struct op_capbuf b = {NULL, 0, 4u << 20};
     char lab[600];
     size_t n;
     int rc = 1;

@@ -27,22 +27,6 @@ struct ctl_gjob {
     struct ctl_gjob *next;
 };
 
-struct ctl_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static size_t ctl_buf_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct ctl_buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) return 0; /* over the cap: the transfer fails */
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
 /* curl progress callback: aborts the transfer once *ud is set (stop). */
 static int ctl_complete_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                                  curl_off_t un)
@@ -61,7 +45,7 @@ static char *ctl_complete(const char *endpoint, const char *api_key, const char 
     char auth[1100];
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
-    struct ctl_buf b = {NULL, 0, 1u << 20};
+    struct op_capbuf b = {NULL, 0, 1u << 20};
     char url[600];
     char *out = NULL;
 
@@ -81,7 +65,7 @@ static char *ctl_complete(const char *endpoint, const char *api_key, const char 
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ctl_buf_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, op_capbuf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, GOLDEN_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

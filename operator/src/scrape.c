@@ -148,3 +148,14 @@ void op_scrape_cache_put(struct op_scrape_cache *c, const char *endpoint, char *
     pthread_mutex_unlock(&c->mu);
     free(page);
 }
+
+size_t op_capbuf_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct op_capbuf *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > b->cap) return 0; /* over the cap: the transfer fails */
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
