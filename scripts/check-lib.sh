@@ -31,3 +31,14 @@ wait_for() {
     fail "$wf_what (after $wf_secs s)"
     return 1
 }
+
+# use_cluster TAG DIR: the cluster $KUBECONFIG names, or (unset) a private
+# control plane brought up in $KLLM_CLUSTER_DIR (default DIR); then
+# own_cluster=1 and the caller's exit trap runs e2e/cluster/down.sh.
+use_cluster() {
+    [ -n "${KUBECONFIG:-}" ] && return 0
+    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$2}"
+    own_cluster=1
+    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "$1: cluster-up failed" >&2; exit 1; }
+    export KUBECONFIG
+}

@@ -57,12 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -z "${KUBECONFIG:-}" ]; then
-    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/$BUILD/cluster-agent}"
-    own_cluster=1
-    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "agent-cluster: cluster-up failed" >&2; exit 1; }
-    export KUBECONFIG
-fi
+use_cluster agent-cluster "$(pwd)/$BUILD/cluster-agent"
 k() { kubectl "$@"; }
 jp() { kubectl get "$1" "$2" -n "${4:-team-a}" -o "jsonpath=$3" 2>/dev/null; }
 eq() { [ "$(jp "$2" "$3" "$4" "${5:-team-a}")" = "$1" ]; }

@@ -58,10 +58,16 @@ start_proc() {
     setsid sh "$1/$2.cmd" </dev/null >>"$1/logs/$2.log" 2>&1 &
     sp_pid=$!
     echo "$sp_pid" >"$1/$2.pid"
-    sp_n=0
-    while kill -0 "$sp_pid" 2>/dev/null && ! pid_is "$sp_pid" "$3" && [ $sp_n -lt 100 ]; do
+    wait_exec "$sp_pid" "$3"
+}
+
+# wait_exec PID PROGRAM: waits (up to 5 s) while PID lives and has not yet
+# exec'd PROGRAM (it is still "sh" or "setsid").
+wait_exec() {
+    we_n=0
+    while kill -0 "$1" 2>/dev/null && ! pid_is "$1" "$2" && [ $we_n -lt 100 ]; do
         sleep 0.05
-        sp_n=$((sp_n + 1))
+        we_n=$((we_n + 1))
     done
 }
 

@@ -31,10 +31,21 @@ sys_log() { echo "system: $*" >&2; }
 # starting process (still "sh" or "setsid") for a dead one.
 sys_track() {
     echo "$1 $2 $3" >>"$SYS_WORK/procs"
-    st_n=0
-    while kill -0 "$2" 2>/dev/null && ! pid_is "$2" "$3" && [ $st_n -lt 100 ]; do
-        sleep 0.05
-        st_n=$((st_n + 1))
+    wait_exec "$2" "$3"
+}
+
+# sys_wait_healthy NAME PORT WHAT: waits (up to 30 s) for NAME's /healthz
+# on PORT; 1 with the log's tail when it dies or never answers.
+sys_wait_healthy() {
+    wh_i=0
+    until curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1; do
+        wh_i=$((wh_i + 1))
+        if [ $wh_i -gt 300 ] || ! sys_alive "$1"; then
+            sys_log "$3 $1 did not start:"
+            tail -5 "$SYS_WORK/$1.log" >&2
+            return 1
+        fi
+        sleep 0.1
     done
 }
 
@@ -188,16 +199,7 @@ sys_start_agent() {
         --cache-dir "$SYS_WORK/cache-$sa_node" --threads 1 --shutdown-timeout 5 $(sys_key_flag) "$@" \
         >>"$SYS_WORK/$sa_node.log" 2>&1 &
     sys_track "$sa_node" $! kllm-agent
-    sa_i=0
-    until curl -sf "http://127.0.0.1:$sa_port/healthz" >/dev/null 2>&1; do
-        sa_i=$((sa_i + 1))
-        if [ $sa_i -gt 300 ] || ! sys_alive "$sa_node"; then
-            sys_log "agent $sa_node did not start:"
-            tail -5 "$SYS_WORK/$sa_node.log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
+    sys_wait_healthy "$sa_node" "$sa_port" agent
 }
 
 # sys_start_operator ID [FLAGS...]: kllm-operator --id ID as the
@@ -210,16 +212,7 @@ sys_start_operator() {
     $SYS_SETSID "$SYS_BIN/kllm-operator" --kubeconfig "$SYS_WORK/sa-operator/sa.kubeconfig" --namespace "$SYS_NS" \
         --listen "127.0.0.1:$so_port" --id "$so_id" "$@" >>"$SYS_WORK/$so_id.log" 2>&1 &
     sys_track "$so_id" $! kllm-operator
-    so_i=0
-    until curl -sf "http://127.0.0.1:$so_port/healthz" >/dev/null 2>&1; do
-        so_i=$((so_i + 1))
-        if [ $so_i -gt 300 ] || ! sys_alive "$so_id"; then
-            sys_log "operator $so_id did not start:"
-            tail -5 "$SYS_WORK/$so_id.log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
+    sys_wait_healthy "$so_id" "$so_port" operator
 }
 
 # sys_url NAME: http://127.0.0.1:PORT of an agent or operator.

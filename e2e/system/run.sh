@@ -55,12 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -z "${KUBECONFIG:-}" ]; then
-    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/$BUILD/cluster-system}"
-    own_cluster=1
-    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "system: cluster-up failed" >&2; exit 1; }
-    export KUBECONFIG
-fi
+use_cluster system "$(pwd)/$BUILD/cluster-system"
 CLUSTER_DIR=${KLLM_CLUSTER_DIR:-}
 
 jp() { kubectl get "$1" "$2" -n "${4:-$MNS}" -o "jsonpath=$3" 2>/dev/null; }

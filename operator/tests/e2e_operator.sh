@@ -68,12 +68,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -z "${KUBECONFIG:-}" ]; then
-    export KLLM_CLUSTER_DIR="${KLLM_CLUSTER_DIR:-$(pwd)/$BUILD/cluster-operator-e2e}"
-    own_cluster=1
-    KUBECONFIG=$(./e2e/cluster/up.sh) || { echo "e2e-operator: cluster-up failed" >&2; exit 1; }
-    export KUBECONFIG
-fi
+use_cluster e2e-operator "$(pwd)/$BUILD/cluster-operator-e2e"
 k() { kubectl "$@"; }
 
 jp() { # jp KIND NAME JSONPATH [NS]
