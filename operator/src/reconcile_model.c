@@ -1037,7 +1037,6 @@ static int ctl_model_prune(struct ctl_mrun *r, const cJSON **keep, size_t cap, s
 static int ctl_model_scale(struct ctl_mrun *r, const cJSON **keep, size_t n_keep)
 {
     struct ctl_model_view *v = &r->v;
-    cJSON *it;
     int rc;
 
     for (size_t i = 0; i < r->n_plan; i++) {
@@ -1053,13 +1052,8 @@ static int ctl_model_scale(struct ctl_mrun *r, const cJSON **keep, size_t n_keep
         }
         for (int32_t idx = 0; p->have < p->desired && idx < 10000; idx++) {
             char rname[300];
-            bool used = false;
             snprintf(rname, sizeof(rname), "%s-%d-%d", r->name, (int)p->rev, (int)idx);
-            cJSON_ArrayForEach(it, r->reps)
-            {
-                if (!strcmp(kube_obj_name(it), rname)) used = true;
-            }
-            if (used) continue;
+            if (ctl_reps_have(r->reps, "metadata.name", rname)) continue;
             rc = ctl_create_replica(r->ctl, r->model, p, idx, r->nodes, v->unsched_msg,
                                     sizeof(v->unsched_msg));
             if (rc) return rc;
