@@ -1016,13 +1016,16 @@ static int rt_route(void *ud, const char *model, const char *pin, bool local_onl
         status = 400;
         goto out;
     }
-    int n = route_order(rs, nr, &ms[mi], rev, idx, SRV_ROUTE_MAX * 4);
+    /* Unpinned: the model's other revisions are the fallback (a rollout
+     * in motion); a pinned or proxied request gets what it asked for. */
+    bool fallback = !(pin && pin[0]) && !local_only;
+    int n = route_order(rs, nr, &ms[mi], rev, fallback, idx, SRV_ROUTE_MAX * 4);
     out->n = 0;
-    out->revision = rev;
     for (int i = 0; i < n && out->n < SRV_ROUTE_MAX; i++) {
         const struct route_replica *r = &rs[idx[i]];
         if (local_only && !r->local) continue;
         out->slot[out->n] = r->local ? r->slot : -1;
+        out->revision[out->n] = rev ? r->revision : 0;
         snprintf(out->endpoint[out->n], sizeof out->endpoint[0], "%s", r->endpoint);
         out->n++;
     }

@@ -25,6 +25,7 @@
 #define STREAM_BLOCK 4096 /* MHD buffer size for streamed responses */
 #define RETRY_AFTER_S "1" /* Retry-After on 429/503 */
 #define MODEL_PREFIX "/v1/models/"
+#define PEER_TRIES 3 /* peers one request may be offered to */
 
 struct srv {
     struct MHD_Daemon *d;
@@ -329,8 +330,8 @@ static bool wait_job(struct srv_model *sm, struct job *j, int fd)
 /* Cluster mode: the router's candidates in order. Returns a local model
  * (with a users reference the caller drops), or NULL when a response was
  * already queued (*ret): an error, or the answer of a peer it was proxied
- * to. A peer that refuses before sending anything is retried once on the
- * next candidate. */
+ * to. A peer that refuses before sending anything (down, or 503) passes
+ * the request to the next candidate, up to PEER_TRIES peers. */
 static struct srv_model *cluster_pick(struct srv *s, struct MHD_Connection *c, struct req *rq,
                                       const struct api_req *ar, enum MHD_Result *ret)
 {
@@ -347,7 +348,7 @@ static struct srv_model *cluster_pick(struct srv *s, struct MHD_Connection *c, s
         return NULL;
     }
     int tries = 0;
-    for (int i = 0; i < r.n && i < SRV_ROUTE_MAX && tries < 2; i++) {
+    for (int i = 0; i < r.n && i < SRV_ROUTE_MAX && tries < PEER_TRIES; i++) {
         if (r.slot[i] >= 0) {
             struct srv_model *sm = &s->models[r.slot[i]];
             atomic_fetch_add(&sm->users, 1);
@@ -363,7 +364,7 @@ static struct srv_model *cluster_pick(struct srv *s, struct MHD_Connection *c, s
             .body_len = rq->body.len,
             .authorization =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-            .revision = r.revision,
+            .revision = r.revision[i],
             .status = &status,
         };
         tries++;

@@ -51,7 +51,7 @@ struct srv_route {
     int n;
     int slot[SRV_ROUTE_MAX];           /* >= 0: this agent's model slot */
     char endpoint[SRV_ROUTE_MAX][256]; /* slot < 0: a peer agent, host:port */
-    int32_t revision;                  /* the revision chosen (0: any) */
+    int32_t revision[SRV_ROUTE_MAX];   /* the candidate's revision (0: any) */
 };
 
 /* The cluster router, called from HTTP threads (so it must be thread-safe).

@@ -60,23 +60,33 @@ static bool route_before(const struct route_replica *a, const struct route_repli
     return (a->local && !b->local) || (a->local == b->local && a->load < b->load);
 }
 
-int route_order(const struct route_replica *rs, int n, const struct route_model *m, int32_t rev,
-                int *idx, int cap)
+/* Adds to idx[base..cap) the replicas of m whose revision is rev (0: any)
+ * or, with others, is not, local first, then by load; returns the new
+ * count. An insertion sort keeping the best (ties keep table order). */
+static int route_add(const struct route_replica *rs, int n, const struct route_model *m,
+                     int32_t rev, bool others, int *idx, int base, int cap)
 {
-    int k = 0;
-    if (cap <= 0) return 0;
+    int k = base;
     for (int i = 0; i < n; i++) {
         const struct route_replica *r = &rs[i];
         if (strcmp(r->ns, m->ns) != 0 || strcmp(r->model, m->name) != 0) continue;
-        if (rev && r->revision != rev) continue;
-        /* insertion sort keeping the best cap (stable: ties keep table order) */
-        if (k == cap && !route_before(r, &rs[idx[k - 1]])) continue;
+        if ((!rev || r->revision == rev) == others) continue;
+        if (k == cap && (k == base || !route_before(r, &rs[idx[k - 1]]))) continue;
         int j = k < cap ? k++ : cap - 1;
-        while (j > 0 && route_before(r, &rs[idx[j - 1]])) {
+        while (j > base && route_before(r, &rs[idx[j - 1]])) {
             idx[j] = idx[j - 1];
             j--;
         }
         idx[j] = i;
     }
+    return k;
+}
+
+int route_order(const struct route_replica *rs, int n, const struct route_model *m, int32_t rev,
+                bool fallback, int *idx, int cap)
+{
+    if (cap <= 0) return 0;
+    int k = route_add(rs, n, m, rev, false, idx, 0, cap);
+    if (fallback && rev) k = route_add(rs, n, m, rev, true, idx, k, cap);
     return k;
 }

@@ -8,7 +8,10 @@
  *      random number in [0, 1) supplied by the caller, so tests choose it).
  *   3. route_order: the Ready replicas of that revision, local first, then
  *      least loaded (ties keep table order), so the caller can try the first
- *      and fall back to the next when a peer refuses.
+ *      and fall back to the next when a peer refuses; with fallback, the
+ *      model's other revisions follow in the same order, so that a request
+ *      nobody pinned is served while a rollout moves (the agent may see the
+ *      old revision's replicas leave before the Model's new status).
  *
  * No I/O, no locks, no allocation. Threads: any.
  */
@@ -59,8 +62,9 @@ int route_resolve(const struct route_model *ms, int n, const char *req, char *er
 int32_t route_pick_revision(const struct route_model *m, const char *pin, double u);
 
 /* Fills idx[0..cap) with the indexes of rs[0..n) that serve model m at
- * revision rev (0: any), local first, then by load. Returns how many. */
+ * revision rev (0: any), local first, then by load; with fallback, those
+ * of its other revisions after them. Returns how many. */
 int route_order(const struct route_replica *rs, int n, const struct route_model *m, int32_t rev,
-                int *idx, int cap);
+                bool fallback, int *idx, int cap);
 
 #endif

@@ -117,23 +117,41 @@ static void test_order(void **state)
     };
     int idx[8];
     /* revision 1 of a/m: local (even busy) first, then the remote by load */
-    assert_int_equal(route_order(rs, 6, &m, 1, idx, 8), 3);
+    assert_int_equal(route_order(rs, 6, &m, 1, false, idx, 8), 3);
     assert_int_equal(idx[0], 3);
     assert_int_equal(idx[1], 1);
     assert_int_equal(idx[2], 0);
     /* any revision */
-    assert_int_equal(route_order(rs, 6, &m, 0, idx, 8), 4);
+    assert_int_equal(route_order(rs, 6, &m, 0, false, idx, 8), 4);
     assert_int_equal(idx[0], 2);
     assert_int_equal(idx[1], 3);
     assert_int_equal(idx[2], 1);
     assert_int_equal(idx[3], 0);
     /* equal load keeps table order; cap respected */
     rs[0].load = 1;
-    assert_int_equal(route_order(rs, 6, &m, 1, idx, 2), 2);
+    assert_int_equal(route_order(rs, 6, &m, 1, false, idx, 2), 2);
     assert_int_equal(idx[0], 3);
     assert_int_equal(idx[1], 0);
     /* nothing for revision 9 */
-    assert_int_equal(route_order(rs, 6, &m, 9, idx, 8), 0);
+    assert_int_equal(route_order(rs, 6, &m, 9, false, idx, 8), 0);
+    /* fallback: revision 2 first, then revision 1 in its own order */
+    assert_int_equal(route_order(rs, 6, &m, 2, true, idx, 8), 4);
+    assert_int_equal(idx[0], 2);
+    assert_int_equal(idx[1], 3);
+    assert_int_equal(idx[2], 0);
+    assert_int_equal(idx[3], 1);
+    /* a revision with no replica left (mid-rollout): the others serve */
+    assert_int_equal(route_order(rs, 6, &m, 9, true, idx, 8), 4);
+    assert_int_equal(idx[0], 2);
+    assert_int_equal(idx[1], 3);
+    /* the chosen revision fills the cap before any fallback */
+    assert_int_equal(route_order(rs, 6, &m, 1, true, idx, 3), 3);
+    assert_int_equal(idx[0], 3);
+    assert_int_equal(idx[2], 1);
+    assert_int_equal(route_order(rs, 6, &m, 2, true, idx, 1), 1);
+    assert_int_equal(idx[0], 2);
+    /* fallback with "any revision" adds nothing */
+    assert_int_equal(route_order(rs, 6, &m, 0, true, idx, 8), 4);
 }
 
 static void test_quantities(void **state)

@@ -977,6 +977,21 @@ static int ctl_model_rollout(struct ctl_mrun *r)
     return 0;
 }
 
+/* Whether the Model's published status still routes traffic to rev while
+ * this reconcile's decision no longer does (a promotion, a rollback).
+ * Agents route by that status; deleting the revision's replicas before
+ * they see the new one would leave them choosing a revision with nothing
+ * to serve it, so the deletion waits for the next pass, after the status
+ * write. */
+static bool ctl_rev_still_routed(const cJSON *model, const struct ctl_model_view *v, int32_t rev)
+{
+    bool published = op_json_int(model, "status.stableRevision", 0) == rev ||
+                     (op_json_int(model, "status.canaryRevision", 0) == rev &&
+                      op_json_int(model, "status.canaryWeight", 0) > 0);
+    bool routed = v->stable == rev || (v->rolling && v->canary == rev && v->d.weight > 0);
+    return rev > 0 && published && !routed;
+}
+
 /* Deletes what is not wanted or lost with its node and replaces a Failed
  * stable replica; the replicas left go into keep. */
 static int ctl_model_prune(struct ctl_mrun *r, const cJSON **keep, size_t cap, size_t *n_keep,
@@ -1004,6 +1019,10 @@ static int ctl_model_prune(struct ctl_mrun *r, const cJSON **keep, size_t cap, s
         int ni = ctl_nodes_find(nodes, node);
         if (op_json_at(it, "metadata.deletionTimestamp")) continue;
         if (!p || p->desired == 0) {
+            if (ctl_rev_still_routed(r->model, v, (int32_t)op_json_int(it, "spec.revision", 0))) {
+                if (*r->requeue_ms > 200) *r->requeue_ms = 200; /* after the status write */
+                continue;
+            }
             rc = ctl_delete_replica(ctl, r->ms, it, "revision scaled to 0");
             if (p) p->have--;
             if (rc) return rc;

@@ -265,11 +265,28 @@ kubectl kllm status tiny -n $MNS >"$work/status.txt" 2>&1 && grep -q "Canary:   
     grep -q '^Revisions:' "$work/status.txt" && grep -Eq '^  tiny-1-[0-9]+ +1 +node-[ab] +Ready' "$work/status.txt" &&
     grep -Eq '^  tiny-2-[0-9]+ +2 +node-[ab] +Ready' "$work/status.txt" &&
     ok "kubectl kllm status shows the canary, revisions and replicas per node" || { fail "kubectl kllm status shows the canary"; cat "$work/status.txt"; }
+# Watch the Model and revision 1's replicas through the promotion: agents
+# route by status.stableRevision, so the old replicas must go only after
+# the status naming revision 2 is written (resourceVersions come from one
+# etcd here, so their order is the order of the writes).
+k get model tiny -n $MNS --watch --output-watch-events -o json >"$work/watch-model.json" 2>/dev/null &
+watch_m=$!
+k get modelreplicas -n $MNS -l kllm.io/revision=1 --watch --output-watch-events -o json >"$work/watch-reps.json" 2>/dev/null &
+watch_r=$!
+sleep 1
 kubectl kllm promote tiny -n $MNS >/dev/null && ok "kubectl kllm promote" || fail "kubectl kllm promote"
 wait_for "canary scaled to 2" 20 reps_are kllm.io/revision=2 2
 ready_all
 wait_for "revision 2 is stable, Healthy" 30 eq "Healthy 2 2/2" model tiny '{.status.phase} {.status.stableRevision} {.status.ready}'
 wait_for "revision 1 replicas gone" 20 reps_are kllm.io/revision=1 0
+sleep 1
+kill $watch_m $watch_r 2>/dev/null
+wait $watch_m $watch_r 2>/dev/null
+rv_stable=$(jq -s '[.[] | select(.object.status.stableRevision == 2) | .object.metadata.resourceVersion | tonumber] | min' "$work/watch-model.json")
+rv_gone=$(jq -s '[.[] | select(.type == "DELETED" or .object.metadata.deletionTimestamp != null) | .object.metadata.resourceVersion | tonumber] | min' "$work/watch-reps.json")
+[ "$rv_stable" != null ] && [ "$rv_gone" != null ] && [ "$rv_stable" -lt "$rv_gone" ] &&
+    ok "revision 1 replicas deleted only after the status names revision 2 (rv $rv_stable < $rv_gone)" ||
+    fail "revision 1 replicas deleted only after the status names revision 2 (status rv $rv_stable, first deletion rv $rv_gone)"
 [ -z "$(jp model tiny '{.metadata.annotations.kllm\.io/promote}')" ] && ok "promote annotation cleared" || fail "promote annotation cleared"
 wait_for "tiny-2 outcome Promoted" 20 eq Promoted modelrevision tiny-2 '{.status.outcome}'
 wait_for "tiny-1 outcome Superseded" 20 eq Superseded modelrevision tiny-1 '{.status.outcome}'
