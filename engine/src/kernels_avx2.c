@@ -15,6 +15,10 @@
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* Bytes ahead of the weights read by the single-row Q8_0 dot (decode),
+ * see dot_q8_0. */
+#define PF_AHEAD 2048
+
 AVX2 static inline float h2f(uint16_t h)
 {
     return _cvtsh_ss(h);
@@ -62,6 +66,14 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t nb = n / QK, k = 0;
     for (; k + 1 < nb; k += 2) {
+        /* In decode the weight rows stream from memory once per token; the
+         * hardware prefetchers alone leave each core short of the memory
+         * bandwidth. Asking for the line PF_AHEAD bytes on (rows are
+         * contiguous: past a row's end is the next row) took medium Q8_0
+         * decode from about 21 to 25 t/s and small from 172 to 205 (two
+         * threads, interleaved runs). F16 (already at the bandwidth), Q4_0
+         * (unpacking-bound) and the 2x4 tiles (compute-bound) did not gain. */
+        _mm_prefetch((const char *)(const void *)(a + k) + PF_AHEAD, _MM_HINT_T0);
         __m256 d0 = _mm256_set1_ps(h2f(a[k].d) * b[k].d);
         __m256 d1 = _mm256_set1_ps(h2f(a[k + 1].d) * b[k + 1].d);
         __m256 p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
