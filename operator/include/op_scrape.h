@@ -68,14 +68,16 @@ size_t op_scrape_cache_targets(struct op_scrape_cache *c, int64_t now_ms, char *
 void op_scrape_cache_put(struct op_scrape_cache *c, const char *endpoint, char *page,
                          int64_t now_ms);
 
-/* A fixed-capacity text buffer for libcurl (CURLOPT_WRITEFUNCTION
- * op_capbuf_write, CURLOPT_WRITEDATA the buffer): p holds cap bytes, the
- * body stays NUL-terminated, and one that would not fit fails the
- * transfer. */
+/* A response body for libcurl (CURLOPT_WRITEFUNCTION op_capbuf_write,
+ * CURLOPT_WRITEDATA the buffer, zeroed but for max): p grows as the body
+ * arrives and stays NUL-terminated; a body over max bytes fails the
+ * transfer. op_capbuf_take hands the body over ("" when empty, NULL when
+ * out of memory) and leaves the buffer empty; free(p) otherwise. */
 struct op_capbuf {
     char *p;
-    size_t len, cap;
+    size_t len, cap, max;
 };
 size_t op_capbuf_write(char *data, size_t size, size_t nmemb, void *ud);
+char *op_capbuf_take(struct op_capbuf *b);
 
 #endif

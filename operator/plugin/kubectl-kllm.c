@@ -247,43 +247,41 @@ out:
     return rc;
 }
 
-/* GET http://endpoint/metrics into b (capped at 4 MiB). 0 or -1. */
-static int kk_scrape(const char *endpoint, struct op_capbuf *b)
+/* GET http://endpoint/metrics (capped at 4 MiB): the page, or NULL. */
+static char *kk_scrape(const char *endpoint)
 {
     CURL *h = curl_easy_init();
+    struct op_capbuf b = {.max = 4u << 20};
     char url[600];
     long code = 0;
-    int rc = -1;
+    char *page = NULL;
 
-    if (!h) return -1;
-    b->len = 0;
-    b->p[0] = '\0';
+    if (!h) return NULL;
     snprintf(url, sizeof(url), "%s%s/metrics", strstr(endpoint, "://") ? "" : "http://", endpoint);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, op_capbuf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     if (curl_easy_perform(h) == CURLE_OK &&
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
-        rc = 0;
+        page = op_capbuf_take(&b);
+    free(b.p);
     curl_easy_cleanup(h);
-    return rc;
+    return page;
 }
 
 static int kk_top(struct kk *k)
 {
     cJSON *reps = NULL;
     const cJSON **v = NULL;
-    struct op_capbuf b = {NULL, 0, 4u << 20};
     char lab[600];
     size_t n;
     int rc = 1;
 
     if (kk_list(k, &r_replicas, &reps)) goto out;
     v = kk_sorted(reps, &n);
-    b.p = malloc(b.cap);
-    if (!v || !b.p) goto out;
+    if (!v) goto out;
     snprintf(lab, sizeof(lab), "model=\"%s/%s\"", k->ns, k->model);
     printf("%-28s %-4s %-20s %-8s %9s %7s %12s %10s\n", "NAME", "REV", "NODE", "PHASE", "IN-FLIGHT",
            "QUEUED", "GEN-TOKENS", "REQUESTS");
@@ -291,13 +289,15 @@ static int kk_top(struct kk *k)
         const char *ep = op_json_str(v[i], "status.endpoint");
         int f1 = 0, f2 = 0, f3 = 0, f4 = 0;
         double infl = 0, q = 0, tok = 0, req = 0;
-        if (ep && kk_scrape(ep, &b) == 0) {
+        char *page = ep ? kk_scrape(ep) : NULL;
+        if (page) {
             /* Cluster-mode agents label by NAMESPACE/NAME; fall back to all. */
-            const char *sel = strstr(b.p, lab) ? lab : NULL;
-            infl = op_prom_sum(b.p, "kllm_requests_in_flight", sel, &f1);
-            q = op_prom_sum(b.p, "kllm_requests_queued", sel, &f2);
-            tok = op_prom_sum(b.p, "kllm_generated_tokens_total", sel, &f3);
-            req = op_prom_sum(b.p, "kllm_requests_total", sel, &f4);
+            const char *sel = strstr(page, lab) ? lab : NULL;
+            infl = op_prom_sum(page, "kllm_requests_in_flight", sel, &f1);
+            q = op_prom_sum(page, "kllm_requests_queued", sel, &f2);
+            tok = op_prom_sum(page, "kllm_generated_tokens_total", sel, &f3);
+            req = op_prom_sum(page, "kllm_requests_total", sel, &f4);
+            free(page);
         }
         if (f1 + f2 + f3 + f4 > 0)
             printf("%-28s %-4lld %-20s %-8s %9.0f %7.0f %12.0f %10.0f\n",
@@ -310,7 +310,6 @@ static int kk_top(struct kk *k)
     }
     rc = 0;
 out:
-    free(b.p);
     free(v);
     cJSON_Delete(reps);
     return rc;

@@ -45,21 +45,19 @@ static char *ctl_complete(const char *endpoint, const char *api_key, const char 
     char auth[1100];
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
-    struct op_capbuf b = {NULL, 0, 1u << 20};
+    struct op_capbuf b = {.max = 1u << 20};
     char url[600];
     char *out = NULL;
 
     *http = 0;
     if (!h) return NULL;
-    b.p = malloc(b.cap);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = hdr ? curl_slist_append(hdr, "X-Kllm-Revision: canary") : NULL;
     if (hdr && api_key) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
         hdr = curl_slist_append(hdr, auth);
     }
-    if (!b.p || !hdr) goto out;
-    b.p[0] = '\0';
+    if (!hdr) goto out;
     snprintf(url, sizeof(url), "%s%s/v1/completions", strstr(endpoint, "://") ? "" : "http://",
              endpoint);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -73,10 +71,7 @@ static char *ctl_complete(const char *endpoint, const char *api_key, const char 
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, abort_flag);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
-    if (*http == 200) {
-        out = b.p;
-        b.p = NULL;
-    }
+    if (*http == 200) out = op_capbuf_take(&b);
 out:
     free(b.p);
     curl_slist_free_all(hdr);

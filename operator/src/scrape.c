@@ -153,9 +153,26 @@ size_t op_capbuf_write(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct op_capbuf *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) return 0; /* over the cap: the transfer fails */
+    if (b->len + n + 1 > b->max) return 0; /* over the cap: the transfer fails */
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->len + n + 1) cap *= 2;
+        if (cap > b->max) cap = b->max;
+        char *p = realloc(b->p, cap);
+        if (!p) return 0;
+        b->p = p;
+        b->cap = cap;
+    }
     memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = '\0';
     return n;
+}
+
+char *op_capbuf_take(struct op_capbuf *b)
+{
+    char *p = b->p ? b->p : strdup(""); /* an empty body is an answer too */
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
 }

@@ -25,9 +25,7 @@ struct op_scraper {
 struct sr_xfer {
     CURL *h;
     char *endpoint;
-    char *buf;
-    size_t len, cap, max;
-    bool too_big;
+    struct op_capbuf page;
     bool answered; /* the page went into the cache */
 };
 
@@ -36,31 +34,6 @@ static int64_t sr_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t sr_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct sr_xfer *x = ud;
-    size_t n = size * nmemb;
-
-    if (x->len + n + 1 > x->max) {
-        x->too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 16384;
-        char *p;
-        while (cap < x->len + n + 1) cap *= 2;
-        if (cap > x->max) cap = x->max;
-        p = realloc(x->buf, cap);
-        if (!p) return 0;
-        x->buf = p;
-        x->cap = cap;
-    }
-    memcpy(x->buf + x->len, data, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
-    return n;
 }
 
 /* Fetches every endpoint of list at once and puts the results. */
@@ -74,14 +47,14 @@ static void sr_round(struct op_scraper *s, char **list, size_t n)
     for (size_t i = 0; i < n; i++) {
         char url[OP_SCRAPE_MAX_ENDPOINT + 32];
         x[i].endpoint = list[i];
-        x[i].max = s->o.max_bytes;
+        x[i].page.max = s->o.max_bytes;
         x[i].h = curl_easy_init();
         if (!x[i].h) continue;
         snprintf(url, sizeof(url), "%s%s/metrics", strstr(list[i], "://") ? "" : "http://",
                  list[i]);
         curl_easy_setopt(x[i].h, CURLOPT_URL, url);
-        curl_easy_setopt(x[i].h, CURLOPT_WRITEFUNCTION, sr_write);
-        curl_easy_setopt(x[i].h, CURLOPT_WRITEDATA, &x[i]);
+        curl_easy_setopt(x[i].h, CURLOPT_WRITEFUNCTION, op_capbuf_write);
+        curl_easy_setopt(x[i].h, CURLOPT_WRITEDATA, &x[i].page);
         curl_easy_setopt(x[i].h, CURLOPT_TIMEOUT_MS, (long)s->o.timeout_ms);
         curl_easy_setopt(x[i].h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->o.timeout_ms);
         curl_easy_setopt(x[i].h, CURLOPT_NOSIGNAL, 1L);
@@ -104,10 +77,9 @@ static void sr_round(struct op_scraper *s, char **list, size_t n)
         if (msg->msg != CURLMSG_DONE) continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&one);
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        if (one && msg->data.result == CURLE_OK && code == 200 && !one->too_big) {
-            if (!one->buf) one->buf = strdup(""); /* an empty page is an answer */
-            op_scrape_cache_put(s->o.cache, one->endpoint, one->buf, sr_mono_ms());
-            one->buf = NULL;
+        if (one && msg->data.result == CURLE_OK && code == 200) {
+            op_scrape_cache_put(s->o.cache, one->endpoint, op_capbuf_take(&one->page),
+                                sr_mono_ms());
             one->answered = true;
         }
     }
@@ -123,7 +95,7 @@ out:
             curl_multi_remove_handle(m, x[i].h);
             curl_easy_cleanup(x[i].h);
         }
-        free(x[i].buf);
+        free(x[i].page.p);
     }
     free(x);
     if (m) curl_multi_cleanup(m);

@@ -1,6 +1,7 @@
 /* Tests of the /metrics page cache between the scraper thread and the
- * reconcilers: states, copies, target expiry, limits; and one test with a
- * second thread so that ASan/TSan-style misuse would show. */
+ * reconcilers: states, copies, target expiry, limits; one test with a
+ * second thread so that ASan/TSan-style misuse would show; the libcurl
+ * body buffer. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,6 +160,31 @@ static void test_two_threads(void **state)
     op_scrape_cache_free(w.c);
 }
 
+/* The libcurl body buffer: grows past its first 16 KiB, stays
+ * NUL-terminated, refuses (returns 0, so curl fails the transfer) what
+ * would pass max, and hands over "" for an empty body. */
+static void test_capbuf(void **state)
+{
+    struct op_capbuf b = {.max = 40000};
+    char chunk[10000];
+    memset(chunk, 'x', sizeof(chunk));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(op_capbuf_write(chunk, 1, sizeof(chunk), &b), 10000);
+    assert_int_equal(b.len, 30000);
+    assert_true(b.cap >= 30001 && b.cap <= 40000);
+    assert_int_equal(b.p[30000], '\0');
+    assert_int_equal(op_capbuf_write(chunk, 1, sizeof(chunk), &b), 0); /* 40001 > max */
+    assert_int_equal(b.len, 30000);
+    char *page = op_capbuf_take(&b);
+    assert_non_null(page);
+    assert_int_equal(strlen(page), 30000);
+    assert_null(b.p);
+    free(page);
+    page = op_capbuf_take(&b);
+    assert_string_equal(page, "");
+    free(page);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_idle_targets_dropped),
         cmocka_unit_test(test_limits_and_bad_input),
         cmocka_unit_test(test_two_threads),
+        cmocka_unit_test(test_capbuf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
