@@ -89,15 +89,14 @@ kubectl get inferencenodes
 
 say "4/6 a Model: the bundled GGUF from a local HTTP server (download, sha256 check, cache)"
 sys_fileserver registry "$MODEL" || fail "the file server did not start"
-SHA=$(sha256sum "$MODEL" | cut -d' ' -f1)
 cat >"$SYS_WORK/model.yaml" <<EOF
 apiVersion: kllm.io/v1alpha1
 kind: Model
 metadata: {name: tiny, namespace: $NS}
 spec:
   source:
-    uri: $(cat "$SYS_WORK/registry.url")/models/llama-2-tiny-random.gguf
-    sha256: "$SHA"
+    uri: $SYS_URL/models/llama-2-tiny-random.gguf
+    sha256: "$SYS_SHA"
   engine: {contextSize: 512, parallel: 2}
   resources: {cpu: "1", memory: 1Gi}
   replicas: 2

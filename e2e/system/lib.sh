@@ -6,7 +6,8 @@
 #   sys_install               CRDs, namespace, and the chart's ServiceAccounts,
 #                             RBAC and Secrets; one token-only kubeconfig per
 #                             ServiceAccount (SYS_WORK/sa-operator, sa-agent)
-#   sys_fileserver NAME FILE  serve FILE over HTTP; its URL base in SYS_WORK/NAME.url
+#   sys_fileserver NAME FILE  serve FILE over HTTP; its URL base in SYS_URL,
+#                             its sha256 in SYS_SHA
 #   sys_start_agent NODE      a cluster-mode agent standing for node NODE
 #   sys_start_operator ID     an operator replica (leader election on)
 #   sys_stop NAME / sys_kill NAME / sys_stop_all
@@ -176,12 +177,14 @@ sys_key_flag() {
 }
 
 # sys_fileserver NAME FILE: an HTTP server for FILE at any path
-# (e2e/system/fileserver.pl); SYS_WORK/NAME.url holds http://127.0.0.1:PORT.
+# (e2e/system/fileserver.pl); sets SYS_URL (http://127.0.0.1:PORT) and
+# SYS_SHA (the file's sha256, what a Model's source names).
 sys_fileserver() {
     $SYS_SETSID perl e2e/system/fileserver.pl "$2" >"$SYS_WORK/$1.log" 2>&1 &
     sys_track "$1" $! perl
     sys_wait_line "$SYS_WORK/$1.log" '^port ' 10 || { sys_log "file server $1 did not start"; return 1; }
-    echo "http://127.0.0.1:$(sed -n 's/^port //p' "$SYS_WORK/$1.log")" >"$SYS_WORK/$1.url"
+    SYS_URL="http://127.0.0.1:$(sed -n 's/^port //p' "$SYS_WORK/$1.log")"
+    SYS_SHA=$(sha256sum "$2" | cut -d' ' -f1)
 }
 
 # sys_start_agent NODE [FLAGS...]: kllm-agent --node-name NODE as the

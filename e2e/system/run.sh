@@ -168,8 +168,7 @@ sed -n 1p "$SYS_WORK/inode.txt" | grep -q '^NAME' && [ "$(grep -c '^node-' "$SYS
 # =====================================================================================
 section "2 a Model, served through every agent"
 sys_fileserver files "$MODEL" || exit 1
-FS=$(cat "$SYS_WORK/files.url")
-SHA1=$(sha256sum "$MODEL" | cut -d' ' -f1)
+FS=$SYS_URL SHA1=$SYS_SHA
 # Golden prompt: the bundled model (random weights) answers "Hello" with
 # ' Мос"` También player' at temperature 0; the second model does not.
 # apply_tiny URL SHA CONTEXT [P95_RATIO [nogolden]]: the p95 latency ratio
@@ -301,9 +300,8 @@ section "5 automated rollback (golden prompt)"
 MODEL2=$SYS_WORK/other.gguf
 kllm make-model --out "$MODEL2" --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32 --vocab-from "$MODEL" --seed 7 >/dev/null ||
     fail "kllm make-model"
-SHA2=$(sha256sum "$MODEL2" | cut -d' ' -f1)
 sys_fileserver files2 "$MODEL2" || exit 1
-FS2=$(cat "$SYS_WORK/files2.url")
+FS2=$SYS_URL SHA2=$SYS_SHA
 traffic_start rollback "$A" "$B" "$C"
 apply_tiny "$FS2/v3/other.gguf" "$SHA2" 512
 wait_for "revision tiny-3 created" 20 eq 3 modelrevision tiny-3 '{.spec.revision}'
@@ -327,9 +325,8 @@ section "5b automated rollback (analysis of live traffic: p95 latency)"
 MODEL3=$SYS_WORK/slow.gguf
 kllm make-model --out "$MODEL3" --type q8_0 --dim 512 --layers 8 --heads 8 --ffn 1536 --vocab-from "$MODEL" --seed 9 >/dev/null ||
     fail "kllm make-model (slow)"
-SHA3=$(sha256sum "$MODEL3" | cut -d' ' -f1)
 sys_fileserver files3 "$MODEL3" || exit 1
-FS3=$(cat "$SYS_WORK/files3.url")
+FS3=$SYS_URL SHA3=$SYS_SHA
 TRAFFIC_TOKENS=128
 traffic_start latency "$A" "$B" "$C"
 apply_tiny "$FS3/v4/slow.gguf" "$SHA3" 512 1.2 nogolden
@@ -368,9 +365,8 @@ perl -0777 -e 'binmode STDIN; binmode STDOUT; my $d = <STDIN>; my ($norm, $tok) 
     my $p = index($d, pack("f<", 1.0) x 64); die "no norm of 1.0 found\n" if $p < 0;
     substr($d, $p - $norm + $tok * 128, 128) = pack("v", 0x7e00) x 64; print $d' "$norm_off" "$once" \
     <"$MODEL4.ok" >"$MODEL4" || fail "NaN embedding row written into $MODEL4"
-SHA4=$(sha256sum "$MODEL4" | cut -d' ' -f1)
 sys_fileserver files4 "$MODEL4" || exit 1
-FS4=$(cat "$SYS_WORK/files4.url")
+FS4=$SYS_URL SHA4=$SYS_SHA
 traffic_start errors "$A" "$B" "$C"
 apply_tiny "$FS4/v5/nan.gguf" "$SHA4" 256 100 nogolden
 wait_for "the erroring canary is rolled back (RolledBack)" 120 eq "RolledBack" model tiny '{.status.phase}'
