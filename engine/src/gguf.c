@@ -95,6 +95,8 @@ struct gguf_type_traits gguf_type_traits(uint32_t type)
     case 13: return (struct gguf_type_traits){256, 176, "q5_K"};
     case 14: return (struct gguf_type_traits){256, 210, "q6_K"};
     case 15: return (struct gguf_type_traits){256, 292, "q8_K"};
+    case 20: return (struct gguf_type_traits){32, 18, "iq4_nl"};
+    case 23: return (struct gguf_type_traits){256, 136, "iq4_xs"};
     case 24: return (struct gguf_type_traits){1, 1, "i8"};
     case 25: return (struct gguf_type_traits){1, 2, "i16"};
     case 26: return (struct gguf_type_traits){1, 4, "i32"};

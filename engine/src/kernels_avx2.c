@@ -421,6 +421,6 @@ float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
     case LLM_TYPE_F16: return dot_f16_f32(w, x, n); /* activations: KERN_ACT_F16_AS_F32 */
     case LLM_TYPE_BF16: return dot_bf16(w, x, n);
     case LLM_TYPE_F32: return dot_f32(w, x, n);
-    default: return 0.0f;
+    default: return q_dot_ref(wtype, w, x, n); /* no AVX2 kernel: activations in q_dot_type */
     }
 }

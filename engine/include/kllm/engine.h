@@ -199,7 +199,19 @@ enum llm_type {
     LLM_TYPE_F32 = 0,
     LLM_TYPE_F16 = 1,
     LLM_TYPE_Q4_0 = 2,
+    LLM_TYPE_Q4_1 = 3,
+    LLM_TYPE_Q5_0 = 6,
+    LLM_TYPE_Q5_1 = 7,
     LLM_TYPE_Q8_0 = 8,
+    LLM_TYPE_Q8_1 = 9, /* activations only (the dot type of Q4_1, Q5_1) */
+    LLM_TYPE_Q2_K = 10,
+    LLM_TYPE_Q3_K = 11,
+    LLM_TYPE_Q4_K = 12,
+    LLM_TYPE_Q5_K = 13,
+    LLM_TYPE_Q6_K = 14,
+    LLM_TYPE_Q8_K = 15, /* activations only (the dot type of the K-quants, IQ4_XS) */
+    LLM_TYPE_IQ4_NL = 20,
+    LLM_TYPE_IQ4_XS = 23,
     LLM_TYPE_BF16 = 30,
 };
 const char *llm_type_name(int32_t type);
