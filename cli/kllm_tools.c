@@ -46,29 +46,40 @@ int cli_inspect(int argc, char **argv)
 }
 
 static const char make_usage[] =
-    "usage: kllm make-model --out FILE --type f32|f16|bf16|q8_0|q4_0 --dim D --layers L --heads H\n"
-    "                       [--kv-heads K] --ffn F [--vocab-from GGUF] [--seed S] [--scale STD]\n"
-    "                       [--ctx N]\n"
-    "Writes a LLaMA-shaped GGUF with random N(0, STD^2) weights (default 0.02) and norms of 1.\n"
-    "Without --vocab-from the tokenizer is a 259-token byte vocabulary.\n";
+    "usage: kllm make-model --out FILE --type TYPE --dim D --layers L --heads H --ffn F\n"
+    "                       [--kv-heads K] [--arch ARCH] [--head-dim N] [--rope-base B]\n"
+    "                       [--swa N] [--rope-factors] [--tied] [--vocab-from GGUF]\n"
+    "                       [--seed S] [--scale STD] [--ctx N]\n"
+    "Writes a GGUF of architecture ARCH (llama, qwen2, qwen3, phi3, gemma2, gemma3; default\n"
+    "llama) with random N(0, STD^2) weights (default 0.02), laid out as real files of that\n"
+    "family are. TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl\n"
+    "iq4_xs, or a K-quant mix q2_k_m q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m (K-quants\n"
+    "need dim, ffn and heads x head-dim to be multiples of 256).\n"
+    "--rope-factors: llama gets Llama 3.1 rope_freqs, phi3 LongRoPE factors. --swa: the gemma\n"
+    "sliding window. --tied: no output.weight. Without --vocab-from the tokenizer is a\n"
+    "259-token byte vocabulary.\n";
 
 static int parse_type(const char *s, int32_t *out)
 {
     static const struct {
         const char *n;
         int32_t t;
-    } types[] = {{"f32", LLM_TYPE_F32},
-                 {"f16", LLM_TYPE_F16},
-                 {"bf16", LLM_TYPE_BF16},
-                 {"q8_0", LLM_TYPE_Q8_0},
-                 {"q4_0", LLM_TYPE_Q4_0}};
+    } types[] = {
+        {"f32", LLM_TYPE_F32},      {"f16", LLM_TYPE_F16},       {"bf16", LLM_TYPE_BF16},
+        {"q8_0", LLM_TYPE_Q8_0},    {"q4_0", LLM_TYPE_Q4_0},     {"q4_1", LLM_TYPE_Q4_1},
+        {"q5_0", LLM_TYPE_Q5_0},    {"q5_1", LLM_TYPE_Q5_1},     {"q2_k", LLM_TYPE_Q2_K},
+        {"q3_k", LLM_TYPE_Q3_K},    {"q4_k", LLM_TYPE_Q4_K},     {"q5_k", LLM_TYPE_Q5_K},
+        {"q6_k", LLM_TYPE_Q6_K},    {"iq4_nl", LLM_TYPE_IQ4_NL}, {"iq4_xs", LLM_TYPE_IQ4_XS},
+        {"q2_k_m", LLM_MIX_Q2_K},   {"q3_k_s", LLM_MIX_Q3_K_S},  {"q3_k_m", LLM_MIX_Q3_K_M},
+        {"q3_k_l", LLM_MIX_Q3_K_L}, {"q4_k_s", LLM_MIX_Q4_K_S},  {"q4_k_m", LLM_MIX_Q4_K_M},
+        {"q5_k_s", LLM_MIX_Q5_K_S}, {"q5_k_m", LLM_MIX_Q5_K_M}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (strcmp(s, types[i].n) == 0) {
             *out = types[i].t;
             return 0;
         }
     }
-    fprintf(stderr, "kllm make-model: unknown --type '%s' (f32, f16, bf16, q8_0, q4_0)\n", s);
+    fprintf(stderr, "kllm make-model: unknown --type '%s' (try --help)\n", s);
     return -1;
 }
 
@@ -82,12 +93,20 @@ int cli_make_model(int argc, char **argv)
             fputs(make_usage, stdout);
             return 0;
         }
+        if (strcmp(a, "--rope-factors") == 0 || strcmp(a, "--tied") == 0) {
+            *(a[2] == 'r' ? &p.rope_factors : &p.tied) = 1;
+            continue;
+        }
         if (!(v = cli_value("make-model", argc, argv, &i))) return 2;
         if (strcmp(a, "--out") == 0)
             p.out_path = v;
         else if (strcmp(a, "--vocab-from") == 0)
             p.vocab_from = v;
-        else if (strcmp(a, "--type") == 0) {
+        else if (strcmp(a, "--arch") == 0)
+            p.arch = v;
+        else if (strcmp(a, "--rope-base") == 0) {
+            if (cli_parse_f32("make-model", a, v, &p.rope_base) < 0 || p.rope_base <= 0) return 2;
+        } else if (strcmp(a, "--type") == 0) {
             if (parse_type(v, &p.type) < 0) return 2;
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_u64("make-model", a, v, &p.seed) < 0) return 2;
@@ -100,6 +119,8 @@ int cli_make_model(int argc, char **argv)
                            : strcmp(a, "--kv-heads") == 0 ? &p.n_kv_heads
                            : strcmp(a, "--ffn") == 0      ? &p.ffn_dim
                            : strcmp(a, "--ctx") == 0      ? &p.n_ctx
+                           : strcmp(a, "--head-dim") == 0 ? &p.head_dim
+                           : strcmp(a, "--swa") == 0      ? &p.n_swa
                                                           : NULL;
             if (!dst) {
                 fprintf(stderr, "kllm make-model: unknown option '%s' (try --help)\n", a);

@@ -1,19 +1,24 @@
-/* forward: the LLaMA transformer over a batch of (sequence, token) entries.
+/* forward: the transformer of every supported architecture over a batch
+ * of (sequence, token) entries.
  *
  * One llm_decode_batch call runs every layer once for all entries, so each
  * weight matrix is read once per step however many sequences advance
- * (continuous batching) or however long the prompt chunk is. Per layer:
+ * (continuous batching) or however long the prompt chunk is. Per layer (the
+ * parts in brackets only where the architecture has them, see arch.c):
  *
- *   xb = rmsnorm(x) * attn_norm                       [B][dim]
- *   q = Wq xb, k = Wk xb, v = Wv xb; rope(q, k)       [B][dim], [B][kv_dim]
+ *   x = embedding * [embd_scale]                        [B][dim]
+ *   xb = rmsnorm(x) * attn_norm
+ *   q = Wq xb [+ bq], k = Wk xb [+ bk], v = Wv xb [+ bv] [B][q_dim], [B][kv_dim]
+ *   [q, k = per-head rmsnorm * q_norm, k_norm]; rope(q, k) (adjacent or NeoX pairs)
  *   K/V cache[seq][pos] = k, v (f16)
- *   att = softmax(q.K^T / sqrt(hd)) V  per head (GQA: heads share KV heads)
- *   x += Wo att
+ *   att = softmax([cap tanh](q.K^T * scale)) V per head over the window (GQA)
+ *   x += [post_norm](Wo att)
  *   xb = rmsnorm(x) * ffn_norm
- *   x += Wdown (silu(Wgate xb) * Wup xb)
+ *   x += [post_norm](Wdown (act(Wgate xb) * Wup xb))      act: silu or gelu
  *
- * then rmsnorm + output matrix for the entries that asked for logits.
- * Every buffer is allocated by llm_ctx_new; decoding never allocates.
+ * then rmsnorm + output matrix [+ soft-capping] for the entries that asked
+ * for logits. Every buffer is allocated by llm_ctx_new; decoding never
+ * allocates.
  */
 #include "kernels.h"
 #include "model.h"
@@ -21,19 +26,21 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct llm_ctx {
     const struct llm_model *m;
     int32_t n_ctx, n_seq, n_batch, n_threads;
+    const float *rope_ff;        /* rope frequency factors for this context size, or NULL */
     uint16_t *k_cache, *v_cache; /* [layer][seq][n_ctx][kv_dim] f16 */
     int32_t *seq_len;            /* [n_seq] */
     int32_t *seq_next;           /* [n_seq] scratch: next position while laying out a batch */
     int32_t *pos;                /* [n_batch] position of each entry */
     int32_t *logit_row;          /* [n_batch] row in `logits`, or -1 */
     int32_t *logit_src;          /* [n_batch] entry index of each logits row */
-    float *x, *xb, *q, *k, *v, *att_out; /* [n_batch][dim or kv_dim] */
+    float *x, *xb, *q, *k, *v, *att_out; /* [n_batch][dim, q_dim or kv_dim] */
     float *hb, *hb2;                     /* [n_batch][ffn] */
     float *scores;                       /* [n_threads][n_ctx] */
     void *xq;                            /* [n_batch] activation rows in a dot type */
@@ -57,6 +64,20 @@ static void *xalloc(size_t n, int *ok)
     return p;
 }
 
+/* GELU (tanh form) looked up by the f16 value of x, as the reference does. */
+static uint16_t gelu_table[65536];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+static void gelu_build(void)
+{
+    q_init();
+    for (uint32_t h = 0; h < 65536; h++) {
+        float x = q_f16_to_f32((uint16_t)h);
+        float y =
+            0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x * (1.0f + 0.044715f * x * x)));
+        gelu_table[h] = q_f32_to_f16(y);
+    }
+}
+
 struct llm_ctx *llm_ctx_new(const struct llm_model *m, const struct llm_ctx_params *p)
 {
     const struct hparams *hp = &m->hp;
@@ -78,6 +99,10 @@ struct llm_ctx *llm_ctx_new(const struct llm_model *m, const struct llm_ctx_para
     size_t B = (size_t)c->n_batch;
     size_t kv = (size_t)hp->n_layers * (size_t)c->n_seq * (size_t)c->n_ctx * (size_t)hp->kv_dim;
     size_t maxdim = (size_t)(hp->ffn_dim > hp->dim ? hp->ffn_dim : hp->dim);
+    if ((size_t)hp->q_dim > maxdim) maxdim = (size_t)hp->q_dim;
+    /* phi3 LongRoPE: the long factors once the context passes the original */
+    c->rope_ff = m->rope_ff_long && c->n_ctx > m->hp.n_ctx_orig ? m->rope_ff_long : m->rope_ff;
+    pthread_once(&gelu_once, gelu_build);
     c->k_cache = xalloc(kv * 2, &ok);
     c->v_cache = xalloc(kv * 2, &ok);
     c->seq_len = xalloc(sizeof(int32_t) * (size_t)c->n_seq, &ok);
@@ -87,10 +112,10 @@ struct llm_ctx *llm_ctx_new(const struct llm_model *m, const struct llm_ctx_para
     c->logit_src = xalloc(sizeof(int32_t) * B, &ok);
     c->x = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
     c->xb = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
-    c->q = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->q = xalloc(sizeof(float) * B * (size_t)hp->q_dim, &ok);
     c->k = xalloc(sizeof(float) * B * (size_t)hp->kv_dim, &ok);
     c->v = xalloc(sizeof(float) * B * (size_t)hp->kv_dim, &ok);
-    c->att_out = xalloc(sizeof(float) * B * (size_t)hp->dim, &ok);
+    c->att_out = xalloc(sizeof(float) * B * (size_t)hp->q_dim, &ok);
     c->hb = xalloc(sizeof(float) * B * (size_t)hp->ffn_dim, &ok);
     c->hb2 = xalloc(sizeof(float) * B * (size_t)hp->ffn_dim, &ok);
     c->scores = xalloc(sizeof(float) * (size_t)c->n_threads * (size_t)c->n_ctx, &ok);
@@ -191,30 +216,61 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
 
-/* cos/sin of pos * base^(-2i/rope_dim) for the rope_dim / 2 pairs of one
- * position (computed once, shared by every head of q and k). */
-static void rope_table(float *cs, float *sn, int32_t rope_dim, float base, int32_t pos)
+/* cos/sin of the rope angles of one position (computed once per entry,
+ * shared by every head of q and k): pair i turns by
+ * scale * pos * base^(-2i/rope_dim) / ff[i], and both are multiplied by
+ * mscale (the rope attention factor). */
+static void rope_table(float *cs, float *sn, const struct hparams *hp, float base, float scale,
+                       const float *ff, int32_t pos)
 {
-    float theta_scale = powf(base, -2.0f / (float)rope_dim);
+    float theta_scale = powf(base, -2.0f / (float)hp->rope_dim);
     float theta = (float)pos;
-    for (int32_t i = 0; i < rope_dim / 2; i++) {
-        cs[i] = cosf(theta);
-        sn[i] = sinf(theta);
+    for (int32_t i = 0; i < hp->rope_dim / 2; i++) {
+        float t = scale * (ff ? theta / ff[i] : theta);
+        cs[i] = cosf(t) * hp->rope_mscale;
+        sn[i] = sinf(t) * hp->rope_mscale;
         theta *= theta_scale;
     }
 }
 
-/* Rotates the pairs (x[2i], x[2i+1]) of each head by the table's angles. */
-static void rope(float *x, int32_t n_heads, int32_t head_dim, int32_t rope_dim, const float *cs,
+/* Rotates each head's pairs by the table's angles: (x[2i], x[2i+1]), or
+ * with NeoX order (x[i], x[i + rope_dim/2]). Elements past rope_dim stay. */
+static void rope(float *x, int32_t n_heads, const struct hparams *hp, const float *cs,
                  const float *sn)
 {
+    const int32_t half = hp->rope_dim / 2, stride = hp->rope_neox ? 1 : 2,
+                  off = hp->rope_neox ? half : 1;
     for (int32_t h = 0; h < n_heads; h++) {
-        float *v = x + h * head_dim;
-        for (int32_t i = 0; i < rope_dim / 2; i++) {
-            float x0 = v[2 * i], x1 = v[2 * i + 1];
-            v[2 * i] = x0 * cs[i] - x1 * sn[i];
-            v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+        float *v = x + h * hp->head_dim;
+        for (int32_t i = 0; i < half; i++) {
+            float *a = v + i * stride, *b = a + off;
+            float x0 = *a, x1 = *b;
+            *a = x0 * cs[i] - x1 * sn[i];
+            *b = x0 * sn[i] + x1 * cs[i];
         }
+    }
+}
+
+/* Per-head RMSNorm (qwen3, gemma3 q/k norms), in place. */
+static void head_norms(float *x, int32_t n_heads, int32_t hd, const float *w, float eps)
+{
+    for (int32_t h = 0; h < n_heads; h++) rmsnorm(x + h * hd, x + h * hd, w, hd, eps);
+}
+
+static void add_bias(float *x, const float *b, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) x[i] += b[i];
+}
+
+/* g[i] = gelu(g[i]) * u[i], work-shared; gelu through the f16 table, exact
+ * outside (-10, 10) as the reference has it. */
+static void gelu_mul(float *g, const float *u, size_t n)
+{
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) {
+        float x = g[i];
+        float y = x <= -10.0f ? 0.0f : x >= 10.0f ? x : q_f16_to_f32(gelu_table[q_f32_to_f16(x)]);
+        g[i] = y * u[i];
     }
 }
 
@@ -222,19 +278,21 @@ static void attention(struct llm_ctx *c, int32_t layer, int32_t nrows, const int
 {
     const struct hparams *hp = &c->m->hp;
     const int32_t hd = hp->head_dim, kvd = hp->kv_dim, group = hp->n_heads / hp->n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int32_t window = c->m->layers[layer].swa ? hp->n_swa : 0;
     const int32_t work = nrows * hp->n_heads;
     float *sc = c->scores + (size_t)omp_get_thread_num() * (size_t)c->n_ctx;
 #pragma omp for schedule(dynamic, 1)
     for (int32_t wi = 0; wi < work; wi++) {
         int32_t b = wi / hp->n_heads, h = wi % hp->n_heads;
         int32_t s = seq[b], p = c->pos[b];
-        size_t base = ((size_t)layer * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx;
+        /* a sliding-window layer sees positions (p - window, p] */
+        int32_t first = window > 0 && p + 1 > window ? p + 1 - window : 0;
+        size_t base = ((size_t)layer * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx + first;
         const uint16_t *kc = c->k_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
         const uint16_t *vc = c->v_cache + base * (size_t)kvd + (size_t)(h / group) * (size_t)hd;
-        float *out = c->att_out + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd;
-        kern_attend(c->q + (size_t)b * (size_t)hp->dim + (size_t)h * (size_t)hd, kc, vc,
-                    (size_t)kvd, hd, p + 1, scale, sc, out);
+        float *out = c->att_out + (size_t)b * (size_t)hp->q_dim + (size_t)h * (size_t)hd;
+        kern_attend(c->q + (size_t)b * (size_t)hp->q_dim + (size_t)h * (size_t)hd, kc, vc,
+                    (size_t)kvd, hd, p + 1 - first, hp->kq_scale, hp->attn_softcap, sc, out);
     }
 }
 
@@ -252,18 +310,51 @@ static int plan_batch(struct llm_ctx *c, const struct llm_batch *b)
     return 0;
 }
 
+/* q, k, v of one entry after the projections: biases, q/k norms, rope,
+ * the q scale; k and v go into the cache. */
+static void qkv_finish(struct llm_ctx *c, const struct layer *L, int32_t l, int32_t i, int32_t seq)
+{
+    const struct hparams *hp = &c->m->hp;
+    const int32_t kvd = hp->kv_dim;
+    float *q = c->q + (size_t)i * hp->q_dim, *k = c->k + (size_t)i * kvd,
+          *v = c->v + (size_t)i * kvd;
+    if (L->bq) add_bias(q, L->bq, hp->q_dim);
+    if (L->bk) add_bias(k, L->bk, kvd);
+    if (L->bv) add_bias(v, L->bv, kvd);
+    if (L->q_norm) head_norms(q, hp->n_heads, hp->head_dim, L->q_norm, hp->rms_eps);
+    if (L->k_norm) head_norms(k, hp->n_kv_heads, hp->head_dim, L->k_norm, hp->rms_eps);
+    float cs[256], sn[256]; /* rope_dim <= head_dim <= 512 (arch.c) */
+    rope_table(cs, sn, hp, L->rope_base, L->rope_scale, c->rope_ff, c->pos[i]);
+    rope(q, hp->n_heads, hp, cs, sn);
+    rope(k, hp->n_kv_heads, hp, cs, sn);
+    if (hp->q_scale != 1.0f)
+        for (int32_t j = 0; j < hp->q_dim; j++) q[j] *= hp->q_scale;
+    size_t off = (((size_t)l * c->n_seq + (size_t)seq) * c->n_ctx + (size_t)c->pos[i]) * kvd;
+    q_quantize_row(LLM_TYPE_F16, k, c->k_cache + off, kvd);
+    q_quantize_row(LLM_TYPE_F16, v, c->v_cache + off, kvd);
+}
+
+/* x[i] = rmsnorm(x[i]) * w for n rows of dim, in place (gemma post-norms). */
+static void norm_rows(float *x, int32_t n, int32_t dim, const float *w, float eps)
+{
+#pragma omp for schedule(static)
+    for (int32_t i = 0; i < n; i++) rmsnorm(x + (size_t)i * dim, x + (size_t)i * dim, w, dim, eps);
+}
+
 /* The whole forward pass, run by every thread of one parallel region. */
 static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
 {
     const struct llm_model *m = c->m;
     const struct hparams *hp = &m->hp;
-    const int32_t n = b->n, dim = hp->dim, kvd = hp->kv_dim, ffn = hp->ffn_dim;
+    const int32_t n = b->n, dim = hp->dim, ffn = hp->ffn_dim;
 
 #pragma omp for schedule(static)
     for (int32_t i = 0; i < n; i++) {
+        float *x = c->x + (size_t)i * dim;
         q_dequantize_row(m->tok_embd.type,
-                         m->tok_embd.data + (size_t)b->tokens[i] * m->tok_embd.row_bytes,
-                         c->x + (size_t)i * dim, dim);
+                         m->tok_embd.data + (size_t)b->tokens[i] * m->tok_embd.row_bytes, x, dim);
+        if (hp->embd_scale != 1.0f)
+            for (int32_t j = 0; j < dim; j++) x[j] *= hp->embd_scale;
     }
     for (int32_t l = 0; l < hp->n_layers; l++) {
         const struct layer *L = &m->layers[l];
@@ -275,19 +366,10 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
         float *qkv_out[3] = {c->q, c->k, c->v};
         matmuls(c, c->xb, n, 3, qkv, qkv_out);
 #pragma omp for schedule(static)
-        for (int32_t i = 0; i < n; i++) {
-            float *q = c->q + (size_t)i * dim, *k = c->k + (size_t)i * kvd;
-            float cs[256], sn[256]; /* rope_dim <= head_dim <= 512 (model.c) */
-            rope_table(cs, sn, hp->rope_dim, hp->rope_base, c->pos[i]);
-            rope(q, hp->n_heads, hp->head_dim, hp->rope_dim, cs, sn);
-            rope(k, hp->n_kv_heads, hp->head_dim, hp->rope_dim, cs, sn);
-            size_t off =
-                (((size_t)l * c->n_seq + (size_t)b->seq[i]) * c->n_ctx + (size_t)c->pos[i]) * kvd;
-            q_quantize_row(LLM_TYPE_F16, k, c->k_cache + off, kvd);
-            q_quantize_row(LLM_TYPE_F16, c->v + (size_t)i * kvd, c->v_cache + off, kvd);
-        }
+        for (int32_t i = 0; i < n; i++) qkv_finish(c, L, l, i, b->seq[i]);
         attention(c, l, n, b->seq);
         matmul(c, c->xb, &L->wo, c->att_out, n);
+        if (L->attn_post_norm) norm_rows(c->xb, n, dim, L->attn_post_norm, hp->rms_eps);
         kern_add(c->x, c->xb, (size_t)n * dim);
 #pragma omp barrier
 #pragma omp for schedule(static)
@@ -296,9 +378,13 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
         const struct wmat *gu[2] = {&L->w_gate, &L->w_up};
         float *gu_out[2] = {c->hb, c->hb2};
         matmuls(c, c->xb, n, 2, gu, gu_out);
-        kern_silu_mul(c->hb, c->hb2, (size_t)n * ffn);
+        if (hp->ffn_act == FFN_GELU)
+            gelu_mul(c->hb, c->hb2, (size_t)n * ffn);
+        else
+            kern_silu_mul(c->hb, c->hb2, (size_t)n * ffn);
 #pragma omp barrier
         matmul(c, c->xb, &L->w_down, c->hb, n);
+        if (L->ffn_post_norm) norm_rows(c->xb, n, dim, L->ffn_post_norm, hp->rms_eps);
         kern_add(c->x, c->xb, (size_t)n * dim);
 #pragma omp barrier
     }
@@ -308,6 +394,12 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
         rmsnorm(c->xb + (size_t)j * dim, c->x + (size_t)c->logit_src[j] * dim, m->out_norm, dim,
                 hp->rms_eps);
     if (nl > 0) matmul(c, c->logits, &m->output, c->xb, nl);
+    if (nl > 0 && hp->final_softcap > 0.0f) {
+        const float cap = hp->final_softcap, inv = 1.0f / cap;
+        const size_t nv = (size_t)nl * (size_t)hp->n_vocab;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < nv; i++) c->logits[i] = tanhf(c->logits[i] * inv) * cap;
+    }
 }
 
 int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b)

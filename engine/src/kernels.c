@@ -198,7 +198,8 @@ float kern_softmax_exp(float *x, int32_t n, float max)
 }
 
 static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
-                       int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
+                       int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
+                       float *out)
 {
     float qh[512];
     for (int32_t d = 0; d < hd; d++) qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
@@ -208,6 +209,7 @@ static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, siz
         float s = 0.0f;
         for (int32_t d = 0; d < hd; d++) s += qh[d] * q_f16_to_f32(kt[d]);
         s *= scale;
+        if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
         scratch[t] = s;
         if (s > max) max = s;
     }
@@ -221,12 +223,12 @@ static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, siz
 }
 
 void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
-                 int32_t n_pos, float scale, float *scratch, float *out)
+                 int32_t n_pos, float scale, float softcap, float *scratch, float *out)
 {
     if (kern_path() == KERN_AVX2 && hd % 8 == 0)
-        kern_attend_avx2(q, k, v, kv_stride, hd, n_pos, scale, scratch, out);
+        kern_attend_avx2(q, k, v, kv_stride, hd, n_pos, scale, softcap, scratch, out);
     else
-        attend_ref(q, k, v, kv_stride, hd, n_pos, scale, scratch, out);
+        attend_ref(q, k, v, kv_stride, hd, n_pos, scale, softcap, scratch, out);
 }
 
 void kern_silu_mul(float *g, const float *u, size_t n)

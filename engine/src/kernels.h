@@ -53,11 +53,12 @@ void kern_quantize_rows(uint32_t dot_type, const float *x, size_t n, void *dst, 
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
                  const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows);
 
-/* One attention head for one query over positions [0, n_pos): scores into
+/* One attention head for one query over positions [0, n_pos): scores
+ * s = scale * q.k (then softcap * tanh(s / softcap) when softcap > 0) into
  * `scratch` (n_pos floats), softmax, out[hd] = sum p_t v_t. K and V rows are
  * f16, kv_stride elements apart; q is rounded to f16 like K. */
 void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,
-                 int32_t n_pos, float scale, float *scratch, float *out);
+                 int32_t n_pos, float scale, float softcap, float *scratch, float *out);
 
 /* x[t] = exp(x[t] - max) for t < n; returns 1 / sum (softmax = x * that). */
 float kern_softmax_exp(float *x, int32_t n, float max);
@@ -80,6 +81,7 @@ int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void 
 void kern_quantize_q8f_avx2(const float *x, struct kblock_q8f *dst, int64_t n);
 void kern_round_f16_avx2(const float *x, float *y, int64_t n);
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
-                      int32_t hd, int32_t n_pos, float scale, float *scratch, float *out);
+                      int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
+                      float *out);
 
 #endif

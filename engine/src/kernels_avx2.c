@@ -348,7 +348,8 @@ AVX2 void kern_round_f16_avx2(const float *x, float *y, int64_t n)
 /* ---- attention for one head ---- */
 
 AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
-                           int32_t hd, int32_t n_pos, float scale, float *scratch, float *out)
+                           int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
+                           float *out)
 {
     /* hd is a multiple of 8 (checked by the caller) and at most 512. */
     __m256 qv[64];
@@ -365,6 +366,7 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
                 qv[j],
                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))), acc);
         float s = hsum_ps(acc) * scale;
+        if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
         scratch[t] = s;
         max = s > max ? s : max;
     }

@@ -27,41 +27,13 @@ static int fail(struct loader *ld, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int hp_u32(struct loader *ld, const char *arch, const char *key, int32_t *out, int required,
-                  int32_t def)
-{
-    char full[128];
-    uint32_t u;
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    if (gguf_get_u32(ld->f, full, &u) < 0) {
-        if (required) return fail(ld, LLM_ERR_FORMAT, "missing or invalid metadata %s", full);
-        *out = def;
-        return 0;
-    }
-    if (u == 0 || u > (1u << 24))
-        return fail(ld, LLM_ERR_FORMAT, "metadata %s=%u is out of range", full, u);
-    *out = (int32_t)u;
-    return 0;
-}
-
-static int hp_f32(struct loader *ld, const char *arch, const char *key, float *out, float def)
-{
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    *out = def;
-    gguf_get_f32(ld->f, full, out);
-    return 0;
-}
-
 /* Finds tensor `name` and checks type and shape {n_in, n_out}. */
 static int get_mat(struct loader *ld, const char *name, int64_t n_in, int64_t n_out, struct wmat *w)
 {
     const struct gguf_tensor *t = gguf_find_tensor(ld->f, name);
     if (!t) return fail(ld, LLM_ERR_FORMAT, "missing tensor %s", name);
     if (!q_type_supported(t->type))
-        return fail(ld, LLM_ERR_UNSUPPORTED,
-                    "tensor %s has type %s, which the engine does not run "
-                    "(supported: f32, f16, bf16, q8_0, q4_0)",
+        return fail(ld, LLM_ERR_UNSUPPORTED, "tensor %s has type %s, which the engine does not run",
                     name, gguf_type_traits(t->type).name);
     if (t->ne[0] != (uint64_t)n_in || t->ne[1] != (uint64_t)n_out || t->ne[2] != 1 || t->ne[3] != 1)
         return fail(ld, LLM_ERR_FORMAT, "tensor %s has shape [%llu, %llu], expected [%lld, %lld]",
@@ -77,10 +49,13 @@ static int get_mat(struct loader *ld, const char *name, int64_t n_in, int64_t n_
     return 0;
 }
 
-static int get_norm(struct loader *ld, const char *name, int64_t n, const float **out)
+/* Finds f32 vector `name` of n elements; absent is an error only when
+ * required (*out stays NULL). */
+static int get_vec(struct loader *ld, const char *name, int64_t n, const float **out, int required)
 {
     const struct gguf_tensor *t = gguf_find_tensor(ld->f, name);
-    if (!t) return fail(ld, LLM_ERR_FORMAT, "missing tensor %s", name);
+    *out = NULL;
+    if (!t) return required ? fail(ld, LLM_ERR_FORMAT, "missing tensor %s", name) : 0;
     if (t->type != LLM_TYPE_F32 || t->ne[0] != (uint64_t)n || t->ne[1] != 1 || t->ne[2] != 1 ||
         t->ne[3] != 1)
         return fail(ld, LLM_ERR_FORMAT, "tensor %s must be f32 [%lld]", name, (long long)n);
@@ -90,37 +65,109 @@ static int get_norm(struct loader *ld, const char *name, int64_t n, const float 
     return 0;
 }
 
-static int load_hparams(struct loader *ld, struct llm_model *m)
+/* Rows [r0, r0 + n) of a matrix, as a matrix of its own (fused tensors). */
+static struct wmat mat_rows(const struct wmat *w, int64_t r0, int64_t n)
 {
-    struct hparams *hp = &m->hp;
-    const char *a = m->arch;
+    struct wmat v = *w;
+    v.n_out = n;
+    v.data = w->data + (size_t)r0 * w->row_bytes;
+    return v;
+}
+
+static int get_norm(struct loader *ld, const char *name, int64_t n, const float **out)
+{
+    return get_vec(ld, name, n, out, 1);
+}
+
+/* The rope frequency factors: llama3's rope_freqs, phi3's LongRoPE pair. */
+static int load_rope_factors(struct loader *ld, struct llm_model *m)
+{
+    const int64_t n = m->hp.rope_dim / 2;
     int rc;
-    if ((rc = hp_u32(ld, a, "embedding_length", &hp->dim, 1, 0)) < 0 ||
-        (rc = hp_u32(ld, a, "block_count", &hp->n_layers, 1, 0)) < 0 ||
-        (rc = hp_u32(ld, a, "feed_forward_length", &hp->ffn_dim, 1, 0)) < 0 ||
-        (rc = hp_u32(ld, a, "attention.head_count", &hp->n_heads, 1, 0)) < 0 ||
-        (rc = hp_u32(ld, a, "attention.head_count_kv", &hp->n_kv_heads, 0, hp->n_heads)) < 0 ||
-        (rc = hp_u32(ld, a, "context_length", &hp->n_ctx_train, 0, 2048)) < 0)
+    if ((rc = get_vec(ld, "rope_freqs.weight", n, &m->rope_ff, 0)) < 0 || m->rope_ff) return rc;
+    if ((rc = get_vec(ld, "rope_factors_short.weight", n, &m->rope_ff, 0)) < 0 ||
+        (rc = get_vec(ld, "rope_factors_long.weight", n, &m->rope_ff_long, 0)) < 0)
         return rc;
-    if (hp->dim % hp->n_heads != 0)
-        return fail(ld, LLM_ERR_FORMAT, "embedding length %d is not a multiple of %d heads",
-                    hp->dim, hp->n_heads);
-    if (hp->n_kv_heads > hp->n_heads || hp->n_heads % hp->n_kv_heads != 0)
-        return fail(ld, LLM_ERR_FORMAT, "%d heads cannot share %d KV heads", hp->n_heads,
-                    hp->n_kv_heads);
-    hp->head_dim = hp->dim / hp->n_heads;
-    if (hp->head_dim > 512 || hp->head_dim % 2 != 0)
-        return fail(ld, LLM_ERR_UNSUPPORTED, "head size %d is not supported (even, at most 512)",
-                    hp->head_dim);
-    hp->kv_dim = hp->head_dim * hp->n_kv_heads;
-    if ((rc = hp_u32(ld, a, "rope.dimension_count", &hp->rope_dim, 0, hp->head_dim)) < 0) return rc;
-    if (hp->rope_dim > hp->head_dim || hp->rope_dim % 2 != 0)
-        return fail(ld, LLM_ERR_FORMAT, "rope dimension %d does not fit head size %d", hp->rope_dim,
-                    hp->head_dim);
-    hp_f32(ld, a, "rope.freq_base", &hp->rope_base, 10000.0f);
-    hp_f32(ld, a, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f);
-    if (!(hp->rope_base > 0.0f) || !(hp->rms_eps > 0.0f) || hp->rms_eps > 1.0f)
-        return fail(ld, LLM_ERR_FORMAT, "invalid rope.freq_base or rms epsilon");
+    if (!m->rope_ff != !m->rope_ff_long)
+        return fail(ld, LLM_ERR_FORMAT, "rope_factors_short/long must come together");
+    for (int64_t i = 0; i < n; i++) {
+        if (!(m->rope_ff ? m->rope_ff[i] > 0.0f && m->rope_ff_long[i] > 0.0f : 1))
+            return fail(ld, LLM_ERR_FORMAT, "rope frequency factors must be positive");
+    }
+    return 0;
+}
+
+static int load_layer(struct loader *ld, struct llm_model *m, int32_t l)
+{
+    const struct hparams *hp = &m->hp;
+    struct layer *L = &m->layers[l];
+    const int gemma = hp->arch == ARCH_GEMMA2 || hp->arch == ARCH_GEMMA3;
+    char name[96];
+    int rc = 0;
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, l), name)
+    if ((rc = get_norm(ld, NAME("attn_norm.weight"), hp->dim, &L->attn_norm)) < 0 ||
+        (rc = get_norm(ld, NAME("ffn_norm.weight"), hp->dim, &L->ffn_norm)) < 0 ||
+        (rc = get_mat(ld, NAME("attn_output.weight"), hp->q_dim, hp->dim, &L->wo)) < 0 ||
+        (rc = get_mat(ld, NAME("ffn_down.weight"), hp->ffn_dim, hp->dim, &L->w_down)) < 0)
+        return rc;
+    if (hp->arch == ARCH_PHI3 && gguf_find_tensor(ld->f, NAME("attn_qkv.weight"))) {
+        struct wmat qkv, gu;
+        if ((rc = get_mat(ld, name, hp->dim, hp->q_dim + 2 * hp->kv_dim, &qkv)) < 0) return rc;
+        L->wq = mat_rows(&qkv, 0, hp->q_dim);
+        L->wk = mat_rows(&qkv, hp->q_dim, hp->kv_dim);
+        L->wv = mat_rows(&qkv, hp->q_dim + hp->kv_dim, hp->kv_dim);
+        if ((rc = get_mat(ld, NAME("ffn_up.weight"), hp->dim, 2 * hp->ffn_dim, &gu)) < 0) return rc;
+        L->w_gate = mat_rows(&gu, 0, hp->ffn_dim); /* the first half is the gate */
+        L->w_up = mat_rows(&gu, hp->ffn_dim, hp->ffn_dim);
+    } else {
+        if ((rc = get_mat(ld, NAME("attn_q.weight"), hp->dim, hp->q_dim, &L->wq)) < 0 ||
+            (rc = get_mat(ld, NAME("attn_k.weight"), hp->dim, hp->kv_dim, &L->wk)) < 0 ||
+            (rc = get_mat(ld, NAME("attn_v.weight"), hp->dim, hp->kv_dim, &L->wv)) < 0)
+            return rc;
+        if (hp->arch == ARCH_PHI3) {
+            if ((rc = get_mat(ld, NAME("ffn_up.weight"), hp->dim, 2 * hp->ffn_dim, &L->w_up)) < 0)
+                return rc;
+            L->w_gate = mat_rows(&L->w_up, 0, hp->ffn_dim);
+            L->w_up = mat_rows(&L->w_up, hp->ffn_dim, hp->ffn_dim);
+        } else if ((rc = get_mat(ld, NAME("ffn_gate.weight"), hp->dim, hp->ffn_dim, &L->w_gate)) <
+                       0 ||
+                   (rc = get_mat(ld, NAME("ffn_up.weight"), hp->dim, hp->ffn_dim, &L->w_up)) < 0) {
+            return rc;
+        }
+    }
+    /* Optional biases: qwen2 has them; llama files may. */
+    if (hp->arch != ARCH_GEMMA2 && hp->arch != ARCH_GEMMA3 && hp->arch != ARCH_QWEN3) {
+        if ((rc = get_vec(ld, NAME("attn_q.bias"), hp->q_dim, &L->bq, 0)) < 0 ||
+            (rc = get_vec(ld, NAME("attn_k.bias"), hp->kv_dim, &L->bk, 0)) < 0 ||
+            (rc = get_vec(ld, NAME("attn_v.bias"), hp->kv_dim, &L->bv, 0)) < 0)
+            return rc;
+    }
+    if (hp->arch == ARCH_QWEN3 || hp->arch == ARCH_GEMMA3) {
+        if ((rc = get_norm(ld, NAME("attn_q_norm.weight"), hp->head_dim, &L->q_norm)) < 0 ||
+            (rc = get_norm(ld, NAME("attn_k_norm.weight"), hp->head_dim, &L->k_norm)) < 0)
+            return rc;
+    }
+    if (gemma) {
+        if ((rc = get_norm(ld, NAME("post_attention_norm.weight"), hp->dim, &L->attn_post_norm)) <
+                0 ||
+            (rc = get_norm(ld, NAME("post_ffw_norm.weight"), hp->dim, &L->ffn_post_norm)) < 0)
+            return rc;
+    }
+    /* Tensors the engine would ignore must not be there (a bias we do not add
+     * would run the model wrongly). */
+    static const char *const unused[] = {"attn_output.bias",    "ffn_down.bias",
+                                         "ffn_up.bias",         "ffn_gate.bias",
+                                         "ffn_gate_inp.weight", "attn_norm.bias"};
+    for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s", l, unused[i]);
+        if (gguf_find_tensor(ld->f, name))
+            return fail(ld, LLM_ERR_UNSUPPORTED, "tensor %s is not supported for %s", name,
+                        arch_name(hp->arch));
+    }
+#undef NAME
+    L->swa = hp->swa_pattern > 0 && l % hp->swa_pattern < hp->swa_pattern - 1;
+    L->rope_base = L->swa ? hp->rope_base_swa : hp->rope_base;
+    L->rope_scale = L->swa ? hp->rope_scale_swa : hp->rope_scale;
     return 0;
 }
 
@@ -128,35 +175,20 @@ static int load_tensors(struct loader *ld, struct llm_model *m)
 {
     const struct hparams *hp = &m->hp;
     int rc;
-    char name[96];
     if ((rc = get_mat(ld, "token_embd.weight", hp->dim, hp->n_vocab, &m->tok_embd)) < 0) return rc;
     if ((rc = get_norm(ld, "output_norm.weight", hp->dim, &m->out_norm)) < 0) return rc;
-    if (gguf_find_tensor(ld->f, "output.weight")) {
+    if (hp->arch != ARCH_GEMMA2 && gguf_find_tensor(ld->f, "output.weight")) {
         if ((rc = get_mat(ld, "output.weight", hp->dim, hp->n_vocab, &m->output)) < 0) return rc;
     } else {
         m->output = m->tok_embd; /* tied embeddings */
     }
+    if (gguf_find_tensor(ld->f, "output.bias"))
+        return fail(ld, LLM_ERR_UNSUPPORTED, "tensor output.bias is not supported");
+    if ((rc = load_rope_factors(ld, m)) < 0) return rc;
     m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
     if (!m->layers) return LLM_ERR_NOMEM;
     for (int32_t l = 0; l < hp->n_layers; l++) {
-        struct layer *L = &m->layers[l];
-#define MAT(suffix, nin, nout, field)                                                              \
-    snprintf(name, sizeof name, "blk.%d." suffix ".weight", l);                                    \
-    if ((rc = get_mat(ld, name, nin, nout, field)) < 0) return rc
-#define NORM(suffix, field)                                                                        \
-    snprintf(name, sizeof name, "blk.%d." suffix ".weight", l);                                    \
-    if ((rc = get_norm(ld, name, hp->dim, field)) < 0) return rc
-        NORM("attn_norm", &L->attn_norm);
-        MAT("attn_q", hp->dim, hp->dim, &L->wq);
-        MAT("attn_k", hp->dim, hp->kv_dim, &L->wk);
-        MAT("attn_v", hp->dim, hp->kv_dim, &L->wv);
-        MAT("attn_output", hp->dim, hp->dim, &L->wo);
-        NORM("ffn_norm", &L->ffn_norm);
-        MAT("ffn_gate", hp->dim, hp->ffn_dim, &L->w_gate);
-        MAT("ffn_up", hp->dim, hp->ffn_dim, &L->w_up);
-        MAT("ffn_down", hp->ffn_dim, hp->dim, &L->w_down);
-#undef MAT
-#undef NORM
+        if ((rc = load_layer(ld, m, l)) < 0) return rc;
     }
     for (uint64_t i = 0; i < ld->f->n_tensors; i++) {
         const struct gguf_tensor *t = &ld->f->tensors[i];
@@ -188,16 +220,7 @@ int model_from_gguf(struct gguf_file *f, struct llm_model **out, char *why, size
     }
     m->gguf = f;
     struct gguf_str s;
-    if (gguf_get_str(f, "general.architecture", &s) < 0) {
-        rc = fail(&ld, LLM_ERR_FORMAT, "no general.architecture in the file");
-        goto out;
-    }
-    copy_gstr(m->arch, sizeof m->arch, s);
-    if (strcmp(m->arch, "llama") != 0 && strcmp(m->arch, "mistral") != 0) {
-        rc = fail(&ld, LLM_ERR_UNSUPPORTED,
-                  "architecture '%s' is not supported (llama, mistral are)", m->arch);
-        goto out;
-    }
+    if ((rc = arch_load_hparams(f, &m->hp, m->arch, sizeof m->arch, why, whylen)) < 0) goto out;
     if (gguf_get_str(f, "general.name", &s) == 0) copy_gstr(m->name, sizeof m->name, s);
     if (gguf_get_str(f, "tokenizer.chat_template", &s) == 0 && s.len < (1u << 20)) {
         m->chat_template = malloc(s.len + 1);
@@ -207,7 +230,6 @@ int model_from_gguf(struct gguf_file *f, struct llm_model **out, char *why, size
         }
         copy_gstr(m->chat_template, s.len + 1, s);
     }
-    if ((rc = load_hparams(&ld, m)) < 0) goto out;
     if ((rc = vocab_load(&m->vocab, f, why, whylen)) < 0) goto out;
     m->hp.n_vocab = m->vocab.n;
     if ((rc = load_tensors(&ld, m)) < 0) goto out;
@@ -263,6 +285,8 @@ void llm_model_get_info(const struct llm_model *m, struct llm_model_info *info)
     info->weight_type = (int32_t)m->layers[0].wq.type;
     info->n_params = m->n_params;
     info->file_size = m->gguf->size;
+    snprintf(info->vocab_kind, sizeof info->vocab_kind, "%s", llm_vocab_kind(m));
+    snprintf(info->vocab_pre, sizeof info->vocab_pre, "%s", llm_vocab_pre(m));
 }
 
 int32_t llm_model_n_vocab(const struct llm_model *m)

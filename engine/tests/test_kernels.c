@@ -128,10 +128,10 @@ static void test_matmul_and_attention_paths(void **state)
     }
     for (int i = 0; i < HD; i++) q[i] = frand() * 4.0f;
     kern_force_path(KERN_SCALAR);
-    kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, sc, oref);
+    kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, 0.0f, sc, oref);
     for (int path = 1; path < KERN_PATH_COUNT; path++) {
         if (kern_force_path(path) < 0) continue;
-        kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, sc, o);
+        kern_attend(q, kc + HD, vc + HD, 2 * HD, HD, NPOS, 0.125f, 0.0f, sc, o);
         for (int i = 0; i < HD; i++)
             if (fabsf(o[i] - oref[i]) > 1e-5f)
                 fail_msg("attention path %s [%d]: %g vs %g", kern_path_name(path), i, (double)o[i],
