@@ -3,7 +3,7 @@
 ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_LIB  := $(BUILD)/libkllm-engine.a
 ENGINE_INC  := -Iengine/include
-ENGINE_LDLIBS := -fopenmp -lm
+ENGINE_LDLIBS := -fopenmp -lpcre2-8 -lm
 
 $(BUILD)/engine/%.o: CPPFLAGS += $(ENGINE_INC) -Iengine/src
 $(BUILD)/engine/%.o: CFLAGS += -fopenmp
@@ -24,7 +24,7 @@ FUZZ_DIR := build/fuzz
 $(FUZZ_DIR)/fuzz_gguf: engine/fuzz/fuzz_gguf.c $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -D_GNU_SOURCE -fopenmp -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -Iengine/include -Iengine/src -o $@ $^ -lm
+	    -fno-sanitize-recover=undefined -Iengine/include -Iengine/src -o $@ $^ -lpcre2-8 -lm
 fuzz: deps-quiet $(FUZZ_DIR)/fuzz_gguf $(KLLM_BIN)
 	@mkdir -p $(FUZZ_DIR)/corpus
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q8_0.gguf --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32

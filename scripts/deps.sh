@@ -3,7 +3,7 @@
 # Idempotent: when everything is present it only queries dpkg and exits 0.
 set -eu
 PKGS="gcc make pkg-config libc6-dev clang libclang-rt-14-dev clang-format cppcheck
-libcjson-dev libcurl4-openssl-dev libyaml-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+libcjson-dev libcurl4-openssl-dev libyaml-dev libssl-dev libmicrohttpd-dev libcmocka-dev libpcre2-dev
 curl ca-certificates openssl jq"
 missing=""
 for p in $PKGS; do

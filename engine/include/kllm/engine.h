@@ -78,6 +78,8 @@ struct llm_model_info {
     int32_t weight_type; /* enum llm_type of the attention matrices */
     uint64_t n_params;
     uint64_t file_size;
+    char vocab_kind[16]; /* "spm" (SentencePiece) or "bpe" (byte-level BPE) */
+    char vocab_pre[32];  /* BPE pre-tokenizer (tokenizer.ggml.pre), "" for SPM */
 };
 void llm_model_get_info(const struct llm_model *m, struct llm_model_info *info);
 int32_t llm_model_n_vocab(const struct llm_model *m);
@@ -86,27 +88,50 @@ const char *llm_model_chat_template(const struct llm_model *m);
 
 /* ---- tokenizer ---- */
 
-/* Tokenize `len` bytes of UTF-8 text; with add_bos a BOS token comes first.
- * Returns the number of tokens (which may exceed cap: then only cap were
- * written and the caller should retry with a larger buffer), or LLM_ERR_*. */
+/* Tokenize `len` bytes of UTF-8 text. add_bos frames the text as a prompt
+ * the way the model's metadata asks: BOS first when the vocabulary adds one
+ * (tokenizer.ggml.add_bos_token; default true for SentencePiece and the
+ * llama-bpe / tekken pre-tokenizers, false for other BPE: Qwen has none),
+ * EOS last when tokenizer.ggml.add_eos_token says so. llm_vocab_add_bos
+ * tells which. Returns the number of tokens (which may exceed cap: then only
+ * cap were written and the caller should retry with a larger buffer), or
+ * LLM_ERR_* (LLM_ERR_NOMEM; LLM_ERR_ARG for bad arguments). Bytes that are
+ * not UTF-8 are encoded as their byte tokens. Any thread. */
 int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,
                      int32_t *out, int32_t cap);
 
-/* As llm_tokenize, with flags: LLM_TOKENIZE_BOS adds BOS first;
+/* As llm_tokenize, with flags: LLM_TOKENIZE_BOS is llm_tokenize's add_bos;
  * LLM_TOKENIZE_SPECIAL turns the text of control and user-defined tokens
  * (e.g. "<|im_start|>", "</s>") into their ids instead of encoding it as
- * text — for rendered chat templates, never for untrusted user text alone. */
+ * text — for rendered chat templates, never for untrusted user text alone.
+ * Without it such text is ordinary characters. */
 enum llm_tokenize_flags { LLM_TOKENIZE_BOS = 1u, LLM_TOKENIZE_SPECIAL = 2u };
 int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len, uint32_t flags,
                         int32_t *out, int32_t cap);
 
-/* Bytes a token stands for when it follows `prev` in the output (the
- * SentencePiece leading space is dropped after BOS; byte tokens give their
- * byte). Writes at most cap bytes, no NUL. Returns the byte count or LLM_ERR_*. */
+/* Bytes a token stands for when it follows `prev` (-1 at the start) in the
+ * output: raw bytes, not always whole UTF-8 characters (a byte-level BPE
+ * token, or an SPM byte token, may end inside one: a streaming caller holds
+ * an unfinished character back until the next piece). The SentencePiece
+ * leading space is dropped after BOS; control tokens give nothing;
+ * user-defined tokens give their text. Writes at most cap bytes, no NUL.
+ * Returns the byte count, LLM_ERR_NOSPACE, or LLM_ERR_ARG for a bad id. */
 int32_t llm_token_to_piece(const struct llm_model *m, int32_t prev, int32_t tok, char *buf,
                            size_t cap);
-bool llm_token_is_eog(const struct llm_model *m, int32_t tok); /* EOS and other end tokens */
-int32_t llm_token_bos(const struct llm_model *m);
+/* True for the tokens that end generation: EOS, EOT, EOM and the tokens
+ * llama.cpp ends on by their text (<|eot_id|>, <|im_end|>, <|endoftext|>,
+ * <end_of_turn>, ..., and the FIM pad / repo / file-separator tokens). */
+bool llm_token_is_eog(const struct llm_model *m, int32_t tok);
+/* The end-of-generation ids in increasing order: writes min(count, cap)
+ * into out and returns the count. */
+int32_t llm_vocab_eog(const struct llm_model *m, int32_t *out, int32_t cap);
+/* Whether add_bos / LLM_TOKENIZE_BOS puts a BOS token first. */
+bool llm_vocab_add_bos(const struct llm_model *m);
+/* "spm" or "bpe"; and the BPE pre-tokenizer name ("" for SPM). Owned by
+ * the model. */
+const char *llm_vocab_kind(const struct llm_model *m);
+const char *llm_vocab_pre(const struct llm_model *m);
+int32_t llm_token_bos(const struct llm_model *m); /* -1: the vocabulary has none */
 int32_t llm_token_eos(const struct llm_model *m);
 
 /* ---- context: KV caches for up to n_seq sequences ---- */
