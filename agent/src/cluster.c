@@ -729,8 +729,9 @@ static void replica_bring_up(struct cluster *cl, const cJSON *rep)
         if (!err[0]) snprintf(err, sizeof err, "cannot load the model: %s", llm_strerror(lrc));
         goto fail;
     }
-    sm->tmpl = tmpl_detect(llm_model_chat_template(sm->model));
-    if (sm->tmpl == TMPL_NONE) sm->tmpl = cl->o.fallback_tmpl;
+    sm->tmpl = tmpl_choose(llm_model_chat_template(sm->model), cl->o.tmpl_override);
+    if (sm->tmpl == TMPL_NONE)
+        tmpl_markers(llm_model_chat_template(sm->model), sm->tmpl_markers, sizeof sm->tmpl_markers);
     int64_t threads = jint(rep, "spec", "engine", "threads", 0);
     if (threads <= 0) threads = cl->o.threads;
     if (threads <= 0) threads = (cl->slots[slot].cpu_milli + 999) / 1000;

@@ -38,7 +38,7 @@ struct cluster_opts {
     const char *cache_dir;
     uint64_t cache_max_bytes;
     int32_t n_batch, queue_max, threads; /* scheduler defaults (--batch-size ...) */
-    enum tmpl_kind fallback_tmpl;
+    enum tmpl_kind tmpl_override;
     int64_t drain_ms; /* a deleted replica finishes its requests this long (--shutdown-timeout) */
     struct srv_model *slots; /* empty slots the replicas are loaded into */
     int n_slots;

@@ -399,10 +399,12 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     char err[256];
     const char *param = NULL;
     struct abuf prompt;
+    struct tmpl_out chat;
     int32_t *toks = NULL;
     struct job *j = NULL;
     enum MHD_Result ret = MHD_NO;
     abuf_init(&prompt, s->cfg.max_body * 2 + 4096);
+    tmpl_out_init(&chat, s->cfg.max_body * 2 + 4096);
     memset(&ar, 0, sizeof ar);
 
     if (api_req_parse(kind, rq->body.data ? rq->body.data : "", rq->body.len, &s->cfg.lim, &ar, err,
@@ -435,14 +437,15 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     }
     if (kind == API_CHAT) {
         if (sm->tmpl == TMPL_NONE) {
-            snprintf(err, sizeof err,
-                     "model '%s' has no chat template this server recognises; "
-                     "use /v1/completions",
-                     sm->name);
-            ret = send_error(s, c, rq, sm->mx, 400, err, "messages", "no_chat_template");
+            char msg[512];
+            snprintf(msg, sizeof msg,
+                     "model '%s' has no chat template this server recognises (markers seen: "
+                     "%s); start the agent with --chat-template FAMILY or use /v1/completions",
+                     sm->name, sm->tmpl_markers[0] ? sm->tmpl_markers : "none");
+            ret = send_error(s, c, rq, sm->mx, 400, msg, "messages", "no_chat_template");
             goto out;
         }
-        if (tmpl_render(sm->tmpl, ar.msgs, ar.n_msgs, &prompt) < 0) {
+        if (tmpl_render(sm->tmpl, ar.msgs, ar.n_msgs, &chat) < 0) {
             ret = send_error(s, c, rq, sm->mx, 413, "the rendered prompt is too large", "messages",
                              NULL);
             goto out;
@@ -455,10 +458,12 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     int32_t cap = s->cfg.max_prompt_tokens + 1;
     toks = malloc(sizeof *toks * (size_t)cap);
     if (!toks) goto out;
-    /* A rendered chat template names special tokens ("</s>", "<|im_end|>")
-     * by their text: parse those into ids. Plain completions stay text. */
-    uint32_t tf = LLM_TOKENIZE_BOS | (kind == API_CHAT ? LLM_TOKENIZE_SPECIAL : 0u);
-    int32_t n = llm_tokenize_ex(sm->model, abuf_str(&prompt), prompt.len, tf, toks, cap);
+    /* Chat: the template's markers become special tokens, message content
+     * never does (tmpl_tokenize). A raw completion prompt is all client
+     * text, tokenized as text (docs/agent.md says why). */
+    int32_t n = kind == API_CHAT ? tmpl_tokenize(sm->model, &chat, LLM_TOKENIZE_BOS, toks, cap)
+                                 : llm_tokenize_ex(sm->model, abuf_str(&prompt), prompt.len,
+                                                   LLM_TOKENIZE_BOS, toks, cap);
     int32_t n_ctx = sched_n_ctx(sm->sched);
     if (n < 0) {
         snprintf(err, sizeof err, "cannot tokenize the prompt: %s", llm_strerror(n));
@@ -564,6 +569,7 @@ out:
     if (held) atomic_fetch_sub(&held->users, 1);
     free(toks);
     abuf_deinit(&prompt);
+    tmpl_out_deinit(&chat);
     api_req_deinit(&ar);
     return ret;
 }

@@ -39,6 +39,7 @@ struct srv_model {
     struct llm_model *model;
     struct sched *sched;
     enum tmpl_kind tmpl;
+    char tmpl_markers[96]; /* TMPL_NONE: what the file's template held (tmpl_markers) */
     /* HTTP threads using this model now (cluster mode unloads a model only
      * after clearing loaded and seeing this reach 0). */
     atomic_int users;

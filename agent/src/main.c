@@ -45,7 +45,7 @@ struct opts {
     enum klog_format log_format;
     long long max_body, max_prompt_tokens, max_tokens, parallel, queue_max, threads, ctx_size,
         batch_size, max_connections, shutdown_timeout;
-    enum tmpl_kind fallback_tmpl;
+    enum tmpl_kind tmpl_override;
     char cache_dir[1024];
     long long cache_max_bytes;
     /* cluster mode */
@@ -80,8 +80,12 @@ static void usage(FILE *f)
         "  --max-tokens N            largest max_tokens a request may ask for (default 2048)\n"
         "  --max-connections N       concurrent HTTP connections (default 256)\n"
         "  --shutdown-timeout SECS   drain time on SIGTERM (default 30)\n"
-        "  --chat-template FAMILY    for models without a recognised template:\n"
-        "                            llama2|chatml|llama3|mistral|zephyr (default: none, 400)\n"
+        "  --chat-template FAMILY    render chat with this family instead of the one\n"
+        "                            recognised from the file: llama2, llama3, llama3.1,\n"
+        "                            chatml, qwen2, qwen3, mistral, mistral-v0.1,\n"
+        "                            mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7,\n"
+        "                            mistral-v7-tekken, phi3, gemma, zephyr, deepseek3,\n"
+        "                            deepseek-r1\n"
         "  --help, --version\n"
         "\n"
         "\n"
@@ -283,9 +287,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             if (parse_num(name, optarg, 0, 86400, &o->shutdown_timeout) < 0) return -1;
             break;
         case OPT_TEMPLATE:
-            if (tmpl_parse(optarg, &o->fallback_tmpl) < 0)
-                return bad("--chat-template: '%s' is not llama2, chatml, llama3, mistral or "
-                           "zephyr",
+            if (tmpl_parse(optarg, &o->tmpl_override) < 0)
+                return bad("--chat-template: '%s' is not a family this agent renders "
+                           "(see --help)",
                            optarg);
             break;
         case OPT_CACHE_DIR:
@@ -421,8 +425,16 @@ static int load_model(const char *spec, const struct opts *o, struct mx *mx, str
         return -1;
     }
     const char *jinja = llm_model_chat_template(sm->model);
-    sm->tmpl = tmpl_detect(jinja);
-    if (sm->tmpl == TMPL_NONE) sm->tmpl = o->fallback_tmpl;
+    sm->tmpl = tmpl_choose(jinja, o->tmpl_override);
+    if (sm->tmpl == TMPL_NONE) {
+        tmpl_markers(jinja, sm->tmpl_markers, sizeof sm->tmpl_markers);
+        const char *kv3[] = {"model",   sm->name,
+                             "markers", sm->tmpl_markers[0] ? sm->tmpl_markers : "none",
+                             "hint",    "chat answers 400; set --chat-template FAMILY",
+                             NULL};
+        klog_kv(KLOG_WARN, "agent", jinja ? "chat template not recognised" : "no chat template",
+                kv3);
+    }
     struct sched_params sp = {
         .parallel = (int32_t)o->parallel,
         .n_ctx = (int32_t)o->ctx_size,
@@ -523,7 +535,7 @@ int main(int argc, char **argv)
             .n_batch = (int32_t)o.batch_size,
             .queue_max = (int32_t)o.queue_max,
             .threads = (int32_t)o.threads,
-            .fallback_tmpl = o.fallback_tmpl,
+            .tmpl_override = o.tmpl_override,
             .drain_ms = (int64_t)o.shutdown_timeout * 1000,
             .slots = models,
             .n_slots = MAX_MODELS,
