@@ -32,6 +32,12 @@ $(BUILD)/tests/agent/test_%: $(BUILD)/agent/tests/test_%.o $(FAKE_ENGINE_O) $(AG
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(AGENT_LDLIBS) $(KUBE_LDLIBS) $(LDLIBS)
 
+# tmpl_tokenize against the real engine and vocabularies (the pattern rule
+# above links the fake engine).
+$(BUILD)/tests/agent/test_tmpl_tok: $(BUILD)/agent/tests/test_tmpl_tok.o $(AGENT_LIB) $(ENGINE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(ENGINE_LDLIBS) $(LDLIBS)
+
 # Integration runs are small generated scripts so `make test` (which runs
 # TEST_BINS from the repo root) passes them the binaries of this $(BUILD).
 $(BUILD)/tests/agent/integration: agent/tests/integration.sh $(AGENT_BIN)
