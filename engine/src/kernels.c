@@ -61,7 +61,9 @@ uint32_t kern_act_type(uint32_t wtype)
 {
     if (kern_path() == KERN_AVX2) {
         if (wtype == LLM_TYPE_F16) return KERN_ACT_F16_AS_F32;
-        if (wtype == LLM_TYPE_Q8_0 || wtype == LLM_TYPE_Q4_0) return KERN_ACT_Q8_F32;
+        if (wtype == LLM_TYPE_Q8_0 || wtype == LLM_TYPE_Q4_0 || wtype == LLM_TYPE_Q5_0 ||
+            wtype == LLM_TYPE_IQ4_NL)
+            return KERN_ACT_Q8_F32;
     }
     return q_dot_type(wtype);
 }

@@ -32,7 +32,8 @@ float kern_dot(uint32_t wtype, const void *w, const void *x, int64_t n);
  * the same numbers, widened once instead of once per weight row) ... */
 #define KERN_ACT_F16_AS_F32 0x10001u
 /* ... and Q8_0/Q4_0-weight activations as Q8_0 blocks whose scale is kept
- * widened to f32 (the same f16-rounded value), so no tile converts it. */
+ * widened to f32 (the same f16-rounded value), so no tile converts it;
+ * likewise for Q5_0 / IQ4_NL weights. Other types take q_dot_type. */
 #define KERN_ACT_Q8_F32 0x10002u
 struct kblock_q8f {
     float d;
@@ -79,6 +80,14 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,
                      int64_t n, float out[8]);
 void kern_quantize_q8f_avx2(const float *x, struct kblock_q8f *dst, int64_t n);
+/* kernels_kq_avx2.c: the formats after Q8_0 / Q4_0 (Q4_K, Q5_K, Q6_K, Q5_0,
+ * IQ4_NL, Q4_1, Q5_1). kern_kq_has_avx2: whether wtype has a kernel there;
+ * the dots return 0 when they handled wtype (result in out), -1 when it
+ * has no kernel (out untouched). */
+int kern_kq_has_avx2(uint32_t wtype);
+int kern_dot_kq_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, float *out);
+int kern_dot4_kq_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                      float out[4]);
 void kern_round_f16_avx2(const float *x, float *y, int64_t n);
 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                       int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,

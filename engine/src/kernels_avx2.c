@@ -410,6 +410,7 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
     case LLM_TYPE_Q4_0: dot4_q8(1, w, x, xstride, n, out); break;
     case LLM_TYPE_F16: dot4_f16(w, x, xstride, n, out); break;
     default:
+        if (kern_dot4_kq_avx2(wtype, w, x, xstride, n, out) == 0) break;
         for (int j = 0; j < 4; j++)
             out[j] = kern_dot_avx2(wtype, w, (const uint8_t *)x + j * xstride, n);
     }
@@ -423,6 +424,10 @@ float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
     case LLM_TYPE_F16: return dot_f16_f32(w, x, n); /* activations: KERN_ACT_F16_AS_F32 */
     case LLM_TYPE_BF16: return dot_bf16(w, x, n);
     case LLM_TYPE_F32: return dot_f32(w, x, n);
-    default: return q_dot_ref(wtype, w, x, n); /* no AVX2 kernel: activations in q_dot_type */
+    default: {
+        float s;
+        if (kern_dot_kq_avx2(wtype, w, x, n, &s) == 0) return s;
+        return q_dot_ref(wtype, w, x, n); /* no AVX2 kernel: activations in q_dot_type */
+    }
     }
 }

@@ -1,5 +1,6 @@
 /* Kernel paths against the scalar reference: every path the CPU has, every
- * weight type, awkward lengths; then the reference greedy ids on each path. */
+ * weight type, awkward lengths (every multiple of the type's block); then
+ * the reference greedy ids on each path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,11 +28,13 @@ static float frand(void)
 static void test_dot_paths(void **state)
 {
     q_init();
-    const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
-                              LLM_TYPE_Q4_0};
-    const int64_t lens[] = {32, 64, 96, 160, 768, 2080};
-    static float w[2080], x[2080];
-    static uint8_t wq[2080 * 4], xq[2080 * 4], xk[2080 * 4];
+    const uint32_t types[] = {LLM_TYPE_F32,  LLM_TYPE_F16,    LLM_TYPE_BF16,  LLM_TYPE_Q8_0,
+                              LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,   LLM_TYPE_Q5_0,  LLM_TYPE_Q5_1,
+                              LLM_TYPE_Q2_K, LLM_TYPE_Q3_K,   LLM_TYPE_Q4_K,  LLM_TYPE_Q5_K,
+                              LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS};
+    const int64_t lens[] = {32, 64, 96, 160, 256, 768, 2080, 2304};
+    static float w[2304], x[2304];
+    static uint8_t wq[2304 * 4], xq[2304 * 4], xk[2304 * 4];
     int tested = 0;
     for (int path = 0; path < KERN_PATH_COUNT; path++) {
         if (kern_force_path(path) < 0) {
@@ -43,6 +46,7 @@ static void test_dot_paths(void **state)
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
             for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
                 int64_t n = lens[l];
+                if (n % q_block_size(types[t])) continue;
                 for (int64_t i = 0; i < n; i++) {
                     w[i] = frand();
                     x[i] = frand() * 3.0f;
@@ -82,11 +86,14 @@ static void matmul_paths(int64_t nin)
     assert_non_null(wq);
     assert_non_null(xq);
     assert_non_null(xk);
-    const uint32_t types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
-                              LLM_TYPE_Q4_0};
+    const uint32_t types[] = {LLM_TYPE_F32,  LLM_TYPE_F16,    LLM_TYPE_BF16,  LLM_TYPE_Q8_0,
+                              LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,   LLM_TYPE_Q5_0,  LLM_TYPE_Q5_1,
+                              LLM_TYPE_Q2_K, LLM_TYPE_Q3_K,   LLM_TYPE_Q4_K,  LLM_TYPE_Q5_K,
+                              LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS};
     for (int64_t i = 0; i < NOUT * nin; i++) w[i] = frand();
     for (int64_t i = 0; i < NB * nin; i++) x[i] = frand();
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        if (nin % q_block_size(types[t])) continue;
         uint32_t dt = q_dot_type(types[t]);
         size_t wb = q_row_bytes(types[t], nin), xb = q_row_bytes(dt, nin);
         for (int r = 0; r < NOUT; r++) q_quantize_row(types[t], w + r * nin, wq + r * wb, nin);
@@ -119,6 +126,8 @@ static void test_matmul_and_attention_paths(void **state)
     enum { HD = 64, NPOS = 37 };
     matmul_paths(96);
     matmul_paths(8224); /* several chunks on every activation type */
+    matmul_paths(256);
+    matmul_paths(8448); /* the same for the super-block types */
     /* attention: K/V rows of HD halves, stride 2*HD (two KV heads interleaved) */
     static uint16_t kc[NPOS * 2 * HD], vc[NPOS * 2 * HD];
     static float q[HD], sc[NPOS], oref[HD], o[HD];

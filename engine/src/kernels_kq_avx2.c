@@ -1,0 +1,366 @@
+/* kernels_kq_avx2: AVX2 + FMA row dots for the formats added after Q8_0 /
+ * Q4_0: the K-quants Q4_K, Q5_K, Q6_K against Q8_K activations, and Q5_0,
+ * IQ4_NL (Q8_0 activations with f32 scales, KERN_ACT_Q8_F32), Q4_1, Q5_1
+ * (Q8_1 activations). Chosen at run time by kernels_avx2.c like the rest of
+ * the AVX2 path: compiled without -mavx2, each function carries its own
+ * target attribute, so the binary still runs on CPUs without AVX2.
+ *
+ * The integer parts are exact; only the order of the float additions
+ * differs from q_dot_ref (tests bound the difference).
+ *
+ * Super-block trick: each 32 weights are unpacked to unsigned bytes and
+ * multiplied with the int8 activations by maddubs (pairs into int16, no
+ * saturation: at most 2 * 63 * 128), then by the sub-block scale with madd
+ * (into int32). Offsets (Q4_K / Q5_K mins, Q6_K's -32) come from the
+ * activation block's bsums instead of per-element work.
+ */
+#include "kernels.h"
+#include "kllm/engine.h"
+#include "quant.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Bytes ahead of the weights asked for in the single-row dots: the rows
+ * stream from memory once per token in decode (see dot_q8_0). */
+#define KQ_PF_AHEAD 1024
+
+AVX2 static inline int hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static inline float hsum_f32(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- K-quants: one super-block unpacked ---- */
+
+/* 256 weights as 8 vectors of 32 unsigned bytes (vector v = elements
+ * 32v..32v+31), the scale of each vector's two 16-element halves as int16
+ * lanes (low 128 bits: first half), and the offset term. */
+struct kq_sb {
+    __m256i q[8];
+    __m256i sc[8];
+};
+
+/* The eight six-bit scales and mins of a Q4_K / Q5_K block. */
+static inline void k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8])
+{
+    uint32_t a[3], u[4];
+    memcpy(a, s, 12);
+    u[0] = a[0] & 0x3f3f3f3fu;                                               /* scales 0..3 */
+    u[1] = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);        /* scales 4..7 */
+    u[2] = a[1] & 0x3f3f3f3fu;                                               /* mins 0..3 */
+    u[3] = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
+    memcpy(sc, u, 8);
+    memcpy(mn, u + 2, 8);
+}
+
+/* Sum over sub-blocks of min * (sum of its 32 activation quants). */
+AVX2 static inline int k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
+{
+    __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)bsums);
+    __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)mn));
+    __m128i p = _mm_madd_epi16(pair, m);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+    return _mm_cvtsi128_si32(p);
+}
+
+/* Q4_K (qh NULL) / Q5_K quants: 64 elements per 32 bytes, element l low
+ * nibble, l + 32 high; Q5_K's fifth bit of vector v is bit v of qh[l]. */
+AVX2 static inline void k45_unpack(const uint8_t *qs, const uint8_t *qh, const uint8_t sc[8],
+                                   struct kq_sb *sb)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i hb =
+        qh ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
+        __m256i lo = _mm256_and_si256(raw, m4),
+                hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        if (qh) {
+            const __m256i one = _mm256_set1_epi8(1);
+            __m256i b0 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one);
+            __m256i b1 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+        }
+        sb->q[2 * c] = lo;
+        sb->q[2 * c + 1] = hi;
+        sb->sc[2 * c] = _mm256_set1_epi16(sc[2 * c]);
+        sb->sc[2 * c + 1] = _mm256_set1_epi16(sc[2 * c + 1]);
+    }
+}
+
+/* Q6_K quants as unsigned 0..63 (the -32 is taken out through bsums):
+ * per 128, ql[l] holds l (low nibble) and l + 64 (high), ql[l + 32] holds
+ * l + 32 and l + 96, qh[l] the top two bits of all four. */
+AVX2 static inline void q6k_unpack(const struct block_q6_k *b, struct kq_sb *sb)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(b->ql + 64 * h + 32));
+        __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
+        __m256i lows[4] = {_mm256_and_si256(a, m4), _mm256_and_si256(c, m4),
+                           _mm256_and_si256(_mm256_srli_epi16(a, 4), m4),
+                           _mm256_and_si256(_mm256_srli_epi16(c, 4), m4)};
+        for (int g = 0; g < 4; g++) {
+            __m256i top = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * g), m2);
+            sb->q[4 * h + g] = _mm256_or_si256(lows[g], _mm256_slli_epi16(top, 4));
+            const int8_t *s = b->scales + 8 * h + 2 * g;
+            sb->sc[4 * h + g] = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+        }
+    }
+}
+
+/* sum_e scale(e) * q(e) * q8(e) over the super-block, as 8 int32 lanes. */
+AVX2 static inline __m256i sb_dot(const struct kq_sb *sb, const int8_t *q8)
+{
+    __m256i acc = _mm256_setzero_si256();
+    for (int v = 0; v < 8; v++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 32 * v));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(sb->q[v], a), sb->sc[v]);
+        acc = _mm256_add_epi32(acc, p);
+    }
+    return acc;
+}
+
+/* 32 * sum_j scale_j * bsum_j: the -32 of the Q6_K quants. */
+AVX2 static inline int q6k_offset(const struct block_q6_k *b, const int16_t *bsums)
+{
+    __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)b->scales));
+    __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)bsums);
+    return 32 * hsum_i32(_mm256_madd_epi16(sc, bs));
+}
+
+/* One weight row against `nr` (1 or 4) Q8_K activation rows xs bytes apart. */
+AVX2 static inline __attribute__((always_inline)) void
+dot_k(uint32_t wtype, const void *w, const void *x, size_t xs, int nr, int64_t n, float *out)
+{
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const size_t wb = wtype == LLM_TYPE_Q4_K   ? sizeof(struct block_q4_k)
+                      : wtype == LLM_TYPE_Q5_K ? sizeof(struct block_q5_k)
+                                               : sizeof(struct block_q6_k);
+    for (int64_t k = 0; k < n / QK_K; k++) {
+        const uint8_t *blk = (const uint8_t *)w + (size_t)k * wb;
+        if (nr == 1) _mm_prefetch((const char *)blk + KQ_PF_AHEAD, _MM_HINT_T0);
+        struct kq_sb sb;
+        float d, dmin = 0.0f;
+        uint8_t sc[8], mn[8];
+        if (wtype == LLM_TYPE_Q6_K) {
+            const struct block_q6_k *b = (const void *)blk;
+            q6k_unpack(b, &sb);
+            d = _cvtsh_ss(b->d);
+        } else {
+            const struct block_q4_k *b4 = (const void *)blk;
+            const struct block_q5_k *b5 = (const void *)blk;
+            k4_scales(b4->scales, sc, mn);
+            if (wtype == LLM_TYPE_Q5_K)
+                k45_unpack(b5->qs, b5->qh, sc, &sb);
+            else
+                k45_unpack(b4->qs, NULL, sc, &sb);
+            d = _cvtsh_ss(b4->d);
+            dmin = _cvtsh_ss(b4->dmin);
+        }
+        for (int r = 0; r < nr; r++) {
+            const struct block_q8_k *y =
+                (const struct block_q8_k *)(const void *)((const uint8_t *)x + (size_t)r * xs) + k;
+            int isum = hsum_i32(sb_dot(&sb, y->qs));
+            if (wtype == LLM_TYPE_Q6_K) {
+                isum -= q6k_offset((const void *)blk, y->bsums);
+                sum[r] += d * y->d * (float)isum;
+            } else {
+                sum[r] += d * y->d * (float)isum - dmin * y->d * (float)k4_min_sum(mn, y->bsums);
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r] = sum[r];
+}
+
+/* ---- 32-element formats ---- */
+
+/* 32 bits -> 32 bytes of 0x10 (bit set) or 0, byte j for bit j. */
+AVX2 static inline __m256i bits_to_16s(const uint8_t *qh)
+{
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    __m256i v = _mm256_set1_epi32((int)bits);
+    /* byte j of the result looks at byte j / 8 of the word ... */
+    v = _mm256_shuffle_epi8(v, _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+                                                2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    /* ... and keeps bit j % 8 */
+    const __m256i sel = _mm256_set1_epi64x(0x8040201008040201ll);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* 16 nibble bytes -> 32 bytes: elements 0..15 the low nibbles, 16..31 high. */
+AVX2 static inline __m256i nibbles32(const uint8_t *qs)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+    return _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
+}
+
+/* 32 signed int8 pairs summed into 8 int32 lanes. */
+AVX2 static inline __m256i dot_s8(__m256i a, __m256i b)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* 32 unsigned weight quants (< 128) with 32 int8 activations. */
+AVX2 static inline __m256i dot_u8(__m256i a, __m256i b)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+AVX2 static float dot_q5_0(const void *w, const void *x, int64_t n)
+{
+    const struct block_q5_0 *a = w;
+    const struct kblock_q8f *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(a[k].qs), bits_to_16s(a[k].qh)),
+                                    _mm256_set1_epi8(16));
+        __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[k].d) * b[k].d), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_f32(acc);
+}
+
+AVX2 static float dot_iq4_nl(const void *w, const void *x, int64_t n)
+{
+    const struct block_iq4_nl *a = w;
+    const struct kblock_q8f *b = x;
+    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)q_iq4nl_values);
+    const __m256i table = _mm256_set_m128i(t, t);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
+        __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
+        acc =
+            _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[k].d) * b[k].d), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_f32(acc);
+}
+
+/* Q4_1 (five == 0) / Q5_1 against Q8_1: d d8 sum q q8 + m s8 per block. */
+AVX2 static inline __attribute__((always_inline)) float dot_q51(int five, const void *w,
+                                                                const void *x, int64_t n)
+{
+    const struct block_q8_1 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t k = 0; k < n / QK; k++) {
+        __m256i q;
+        float d, m;
+        if (five) {
+            const struct block_q5_1 *a = (const struct block_q5_1 *)w + k;
+            q = _mm256_or_si256(nibbles32(a->qs), bits_to_16s(a->qh));
+            d = _cvtsh_ss(a->d);
+            m = _cvtsh_ss(a->m);
+        } else {
+            const struct block_q4_1 *a = (const struct block_q4_1 *)w + k;
+            q = nibbles32(a->qs);
+            d = _cvtsh_ss(a->d);
+            m = _cvtsh_ss(a->m);
+        }
+        __m256i p = dot_u8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * _cvtsh_ss(b[k].d)), _mm256_cvtepi32_ps(p), acc);
+        mins += m * _cvtsh_ss(b[k].s);
+    }
+    return hsum_f32(acc) + mins;
+}
+
+AVX2 static float dot_q4_1(const void *w, const void *x, int64_t n)
+{
+    return dot_q51(0, w, x, n);
+}
+
+AVX2 static float dot_q5_1(const void *w, const void *x, int64_t n)
+{
+    return dot_q51(1, w, x, n);
+}
+
+AVX2 static void dot4_k(uint32_t wtype, const void *w, const void *x, size_t xs, int64_t n,
+                        float out[4])
+{
+    if (wtype == LLM_TYPE_Q4_K)
+        dot_k(LLM_TYPE_Q4_K, w, x, xs, 4, n, out);
+    else if (wtype == LLM_TYPE_Q5_K)
+        dot_k(LLM_TYPE_Q5_K, w, x, xs, 4, n, out);
+    else
+        dot_k(LLM_TYPE_Q6_K, w, x, xs, 4, n, out);
+}
+
+AVX2 static float dot1_q4_k(const void *w, const void *x, int64_t n)
+{
+    float s;
+    dot_k(LLM_TYPE_Q4_K, w, x, 0, 1, n, &s);
+    return s;
+}
+
+AVX2 static float dot1_q5_k(const void *w, const void *x, int64_t n)
+{
+    float s;
+    dot_k(LLM_TYPE_Q5_K, w, x, 0, 1, n, &s);
+    return s;
+}
+
+AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
+{
+    float s;
+    dot_k(LLM_TYPE_Q6_K, w, x, 0, 1, n, &s);
+    return s;
+}
+
+int kern_kq_has_avx2(uint32_t wtype)
+{
+    switch (wtype) {
+    case LLM_TYPE_Q4_K:
+    case LLM_TYPE_Q5_K:
+    case LLM_TYPE_Q6_K:
+    case LLM_TYPE_Q5_0:
+    case LLM_TYPE_IQ4_NL:
+    case LLM_TYPE_Q4_1:
+    case LLM_TYPE_Q5_1: return 1;
+    default: return 0;
+    }
+}
+
+int kern_dot_kq_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, float *out)
+{
+    switch (wtype) {
+    case LLM_TYPE_Q4_K: *out = dot1_q4_k(w, x, n); return 0;
+    case LLM_TYPE_Q5_K: *out = dot1_q5_k(w, x, n); return 0;
+    case LLM_TYPE_Q6_K: *out = dot1_q6_k(w, x, n); return 0;
+    case LLM_TYPE_Q5_0: *out = dot_q5_0(w, x, n); return 0;
+    case LLM_TYPE_IQ4_NL: *out = dot_iq4_nl(w, x, n); return 0;
+    case LLM_TYPE_Q4_1: *out = dot_q4_1(w, x, n); return 0;
+    case LLM_TYPE_Q5_1: *out = dot_q5_1(w, x, n); return 0;
+    default: return -1;
+    }
+}
+
+int kern_dot4_kq_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                      float out[4])
+{
+    if (wtype != LLM_TYPE_Q4_K && wtype != LLM_TYPE_Q5_K && wtype != LLM_TYPE_Q6_K) return -1;
+    dot4_k(wtype, w, x, xstride, n, out);
+    return 0;
+}
