@@ -30,5 +30,7 @@ fuzz: deps-quiet $(FUZZ_DIR)/fuzz_gguf $(KLLM_BIN)
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q8_0.gguf --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q4_0.gguf --type q4_0 --dim 32 --layers 1 --heads 4 --kv-heads 2 --ffn 64
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-f16.gguf --type f16 --dim 32 --layers 2 --heads 2 --ffn 32
+	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-bpe.gguf --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32 \
+	    --vocab-from engine/fuzz/seeds/bpe-vocab.gguf
 	cd $(FUZZ_DIR) && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 	    -rss_limit_mb=4096 corpus
