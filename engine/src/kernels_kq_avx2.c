@@ -190,6 +190,121 @@ dot_k(uint32_t wtype, const void *w, const void *x, size_t xs, int nr, int64_t n
     for (int r = 0; r < nr; r++) out[r] = sum[r];
 }
 
+/* ---- single-row K-quant dots (decode: one pass over each weight row,
+ * everything in registers, one horizontal sum per row) ---- */
+
+/* int16 element `i` of each 128-bit lane broadcast over the lane. */
+#define BCAST16(i) _mm256_set1_epi16((short)(0x0100 + 0x0202 * (i)))
+
+/* Q4_K (five == 0) / Q5_K against Q8_K. */
+AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const void *w,
+                                                                 const void *x, int64_t n)
+{
+    const struct block_q8_k *y = x;
+    const size_t wb = five ? sizeof(struct block_q5_k) : sizeof(struct block_q4_k);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t k = 0; k < n / QK_K; k++) {
+        const uint8_t *blk = (const uint8_t *)w + (size_t)k * wb;
+        _mm_prefetch((const char *)blk + KQ_PF_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)blk + KQ_PF_AHEAD + 64, _MM_HINT_T0);
+        const struct block_q4_k *b4 = (const void *)blk;
+        const struct block_q5_k *b5 = (const void *)blk;
+        uint8_t sm[16]; /* eight scales, then eight mins */
+        k4_scales(b4->scales, sm, sm + 8);
+        __m256i smv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sm));
+        /* mins . (pair sums of bsums) */
+        __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)y[k].bsums);
+        __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        __m128i pm = _mm_madd_epi16(_mm256_extracti128_si256(smv, 1), pair);
+        accm = _mm_fmadd_ps(_mm_set1_ps(-y[k].d * _cvtsh_ss(b4->dmin)), _mm_cvtepi32_ps(pm), accm);
+        __m256i sc = _mm256_permute2x128_si256(smv, smv, 0x00); /* the scales in both lanes */
+        const uint8_t *qs = five ? b5->qs : b4->qs;
+        const int8_t *q8 = y[k].qs;
+        __m256i hb = five ? _mm256_loadu_si256((const __m256i *)(const void *)b5->qh)
+                          : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
+            __m256i lo = _mm256_and_si256(raw, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(
+                    lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one), 4));
+                hi = _mm256_or_si256(
+                    hi,
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one), 4));
+            }
+            __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c));
+            __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c + 32));
+            __m256i p0 = _mm256_madd_epi16(_mm256_shuffle_epi8(sc, BCAST16(2 * c)),
+                                           _mm256_maddubs_epi16(lo, a0));
+            __m256i p1 = _mm256_madd_epi16(_mm256_shuffle_epi8(sc, BCAST16(2 * c + 1)),
+                                           _mm256_maddubs_epi16(hi, a1));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[k].d * _cvtsh_ss(b4->d)), _mm256_cvtepi32_ps(sumi),
+                              acc);
+    }
+    accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
+    return hsum_f32(acc) + _mm_cvtss_f32(accm);
+}
+
+/* Q6_K against Q8_K; the -32 of every quant comes off through bsums. */
+AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
+{
+    const struct block_q6_k *b = w;
+    const struct block_q8_k *y = x;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < n / QK_K; k++) {
+        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 128, _MM_HINT_T0);
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)b[k].scales);
+        __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)y[k].bsums);
+        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bs), 5);
+        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        const int8_t *q8 = y[k].qs;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(b[k].ql + 64 * h));
+            __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(b[k].ql + 64 * h + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(b[k].qh + 32 * h));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(a, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)),
+                _mm256_or_si256(
+                    _mm256_and_si256(c, m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(a, 4), m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(c, 4), m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4)),
+            };
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                const int v = 4 * h + g; /* scales 2v (first 16) and 2v + 1 */
+                __m128i pick =
+                    _mm_set_epi64x((long long)(0x0101010101010101ull * (unsigned)(2 * v + 1)),
+                                   (long long)(0x0101010101010101ull * (unsigned)(2 * v)));
+                __m256i s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
+                __m256i a8 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 32 * v));
+                sumi =
+                    _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, _mm256_maddubs_epi16(q[g], a8)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[k].d * _cvtsh_ss(b[k].d)), _mm256_cvtepi32_ps(sumi),
+                              acc);
+    }
+    return hsum_f32(acc);
+}
+
 /* ---- 32-element formats ---- */
 
 /* 32 bits -> 32 bytes of 0x10 (bit set) or 0, byte j for bit j. */
@@ -310,23 +425,12 @@ AVX2 static void dot4_k(uint32_t wtype, const void *w, const void *x, size_t xs,
 
 AVX2 static float dot1_q4_k(const void *w, const void *x, int64_t n)
 {
-    float s;
-    dot_k(LLM_TYPE_Q4_K, w, x, 0, 1, n, &s);
-    return s;
+    return dot1_k45(0, w, x, n);
 }
 
 AVX2 static float dot1_q5_k(const void *w, const void *x, int64_t n)
 {
-    float s;
-    dot_k(LLM_TYPE_Q5_K, w, x, 0, 1, n, &s);
-    return s;
-}
-
-AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
-{
-    float s;
-    dot_k(LLM_TYPE_Q6_K, w, x, 0, 1, n, &s);
-    return s;
+    return dot1_k45(1, w, x, n);
 }
 
 int kern_kq_has_avx2(uint32_t wtype)
