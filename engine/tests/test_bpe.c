@@ -347,6 +347,7 @@ enum damage {
 };
 
 static char tmp_path[64];
+static const char *pre_name = "qwen2"; /* tokenizer.ggml.pre of write_vocab */
 
 /* A 256-byte-token vocabulary plus "ab", "abab", "Ġa" and two control
  * tokens, with the given damage, written to tmp_path. */
@@ -380,7 +381,7 @@ static void write_vocab(enum damage d)
     if (rc == 0 && d == D_PRE_UNKNOWN) rc = gw_kv_str(w, "tokenizer.ggml.pre", "klingon");
     if (rc == 0 && d == D_PRE_NOT_STR) rc = gw_kv_u32(w, "tokenizer.ggml.pre", 7);
     if (rc == 0 && d != D_PRE_UNKNOWN && d != D_PRE_NOT_STR)
-        rc = gw_kv_str(w, "tokenizer.ggml.pre", "qwen2");
+        rc = gw_kv_str(w, "tokenizer.ggml.pre", pre_name);
     if (rc == 0) rc = gw_kv_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n);
     if (rc == 0)
         rc = gw_kv_arr(w, "tokenizer.ggml.token_type", GGUF_I32, types,
@@ -508,6 +509,33 @@ static void test_damaged_bytes(void **state)
     }
 }
 
+/* Every pre-tokenizer name the engine knows compiles, and its words
+ * partition the text: the round trip gives every byte back. */
+static void test_every_pre_tokenizer(void **state)
+{
+    static const char *names[] = {
+        "default",     "llama-bpe", "llama3",      "qwen2",        "deepseek-r1-qwen",
+        "gpt-2",       "phi-2",     "mpt",         "olmo",         "smollm",
+        "starcoder",   "command-r", "refact",      "deepseek-llm", "deepseek-coder",
+        "deepseek-v3", "tekken",    "gpt-4o",      "llama4",       "falcon",
+        "dbrx",        "smaug-bpe", "chatglm-bpe", "glm4",         "hunyuan-dense"};
+    const char *text = "Hello, World! I'm 1234567 ab\t\n\n  x \xe6\xbc\xa2\xe5\xad\x97 "
+                       "\xd0\x9f\xd1\x80\xd0\xb8 caf\xc3\xa9 \xf0\x9f\xa6\x99 \xff end  ";
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/kllm-test-bpe-%d.gguf", (int)getpid());
+    struct llm_model m;
+    char err[256];
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        pre_name = names[k];
+        write_vocab(D_NONE);
+        if (load_tmp(&m, err, sizeof err) != 0) fail_msg("pre '%s': %s", names[k], err);
+        assert_string_equal(llm_vocab_pre(&m), names[k]);
+        check_round_trip(&m, text, strlen(text));
+        vocab_free(&m.vocab);
+    }
+    pre_name = "qwen2";
+    unlink(tmp_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_partial_utf8_pieces), cmocka_unit_test(test_special_parsing),
         cmocka_unit_test(test_bos_policy),          cmocka_unit_test(test_eog_sets),
         cmocka_unit_test(test_damaged_vocab),       cmocka_unit_test(test_damaged_bytes),
+        cmocka_unit_test(test_every_pre_tokenizer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
