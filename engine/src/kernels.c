@@ -199,29 +199,43 @@ float kern_softmax_exp(float *x, int32_t n, float max)
     return (float)(1.0 / sum);
 }
 
+/* The reference's CPU flash attention, step by step: one pass over the
+ * positions with a running maximum M and sum S, the weighted V sum kept as
+ * f16 values (rescaled when M grows), divided by S at the end. Matching its
+ * roundings (q, K, V and the accumulator in f16) is what makes greedy
+ * tokens agree with it over long generations. */
 static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                        int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
                        float *out)
 {
     float qh[512];
-    for (int32_t d = 0; d < hd; d++) qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
-    float max = -INFINITY;
-    for (int32_t t = 0; t < n_pos; t++) {
-        const uint16_t *kt = k + (size_t)t * kv_stride;
-        float s = 0.0f;
-        for (int32_t d = 0; d < hd; d++) s += qh[d] * q_f16_to_f32(kt[d]);
-        s *= scale;
-        if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
-        scratch[t] = s;
-        if (s > max) max = s;
+    uint16_t acc[512];
+    for (int32_t d = 0; d < hd; d++) {
+        qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));
+        acc[d] = 0;
     }
-    float inv = kern_softmax_exp(scratch, n_pos, max);
-    for (int32_t d = 0; d < hd; d++) out[d] = 0.0f;
+    if (softcap > 0.0f) scale /= softcap;
+    float m = -INFINITY, sum = 0.0f;
     for (int32_t t = 0; t < n_pos; t++) {
-        const uint16_t *vt = v + (size_t)t * kv_stride;
-        float p = scratch[t] * inv;
-        for (int32_t d = 0; d < hd; d++) out[d] += p * q_f16_to_f32(vt[d]);
+        const uint16_t *kt = k + (size_t)t * kv_stride, *vt = v + (size_t)t * kv_stride;
+        double dot = 0.0; /* the reference's f16 dot sums in double */
+        for (int32_t d = 0; d < hd; d++) dot += (double)(qh[d] * q_f16_to_f32(kt[d]));
+        float s = (float)dot * scale, ms = 1.0f, vs = 1.0f;
+        if (softcap > 0.0f) s = softcap * tanhf(s);
+        if (s > m) {
+            ms = expf(m - s);
+            m = s;
+            for (int32_t d = 0; d < hd; d++) acc[d] = q_f32_to_f16(q_f16_to_f32(acc[d]) * ms);
+        } else {
+            vs = expf(s - m);
+        }
+        for (int32_t d = 0; d < hd; d++)
+            acc[d] = q_f32_to_f16(q_f16_to_f32(acc[d]) + q_f16_to_f32(vt[d]) * vs);
+        sum = sum * ms + vs;
     }
+    (void)scratch;
+    float inv = 1.0f / sum;
+    for (int32_t d = 0; d < hd; d++) out[d] = q_f16_to_f32(acc[d]) * inv;
 }
 
 void kern_attend(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride, int32_t hd,

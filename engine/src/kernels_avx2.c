@@ -347,41 +347,55 @@ AVX2 void kern_round_f16_avx2(const float *x, float *y, int64_t n)
 
 /* ---- attention for one head ---- */
 
+/* As attend_ref in kernels.c (the reference's flash-attention numerics:
+ * online softmax, f16 accumulator), eight lanes at a time. */
 AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t kv_stride,
                            int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
                            float *out)
 {
     /* hd is a multiple of 8 (checked by the caller) and at most 512. */
     __m256 qv[64];
-    int32_t nv = hd / 8;
-    for (int32_t j = 0; j < nv; j++) /* round q to f16 like the K cache */
+    __m128i acc[64];
+    const int32_t nv = hd / 8;
+    for (int32_t j = 0; j < nv; j++) { /* round q to f16 like the K cache */
         qv[j] =
             _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + 8 * j), _MM_FROUND_TO_NEAREST_INT));
-    float max = -INFINITY;
-    for (int32_t t = 0; t < n_pos; t++) {
-        const uint16_t *kt = k + (size_t)t * kv_stride;
-        __m256 acc = _mm256_setzero_ps();
-        for (int32_t j = 0; j < nv; j++)
-            acc = _mm256_fmadd_ps(
-                qv[j],
-                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))), acc);
-        float s = hsum_ps(acc) * scale;
-        if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
-        scratch[t] = s;
-        max = s > max ? s : max;
+        acc[j] = _mm_setzero_si128();
     }
-    float inv = kern_softmax_exp(scratch, n_pos, max);
-    for (int32_t j = 0; j < nv; j++) _mm256_storeu_ps(out + 8 * j, _mm256_setzero_ps());
+    if (softcap > 0.0f) scale /= softcap;
+    float m = -INFINITY, sum = 0.0f;
     for (int32_t t = 0; t < n_pos; t++) {
-        const uint16_t *vt = v + (size_t)t * kv_stride;
-        __m256 p = _mm256_set1_ps(scratch[t] * inv);
+        const uint16_t *kt = k + (size_t)t * kv_stride, *vt = v + (size_t)t * kv_stride;
+        __m256 d8 = _mm256_setzero_ps();
+        for (int32_t j = 0; j < nv; j++)
+            d8 = _mm256_fmadd_ps(
+                qv[j],
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))), d8);
+        float s = hsum_ps(d8) * scale, vs = 1.0f;
+        if (softcap > 0.0f) s = softcap * tanhf(s);
+        if (s > m) {
+            const __m256 ms = _mm256_set1_ps(expf(m - s));
+            m = s;
+            sum *= _mm256_cvtss_f32(ms);
+            for (int32_t j = 0; j < nv; j++)
+                acc[j] = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(acc[j]), ms),
+                                         _MM_FROUND_TO_NEAREST_INT);
+        } else {
+            vs = expf(s - m);
+        }
+        const __m256 p = _mm256_set1_ps(vs);
         for (int32_t j = 0; j < nv; j++) {
-            __m256 o = _mm256_loadu_ps(out + 8 * j);
             __m256 vv =
                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(vt + 8 * j)));
-            _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(p, vv, o));
+            acc[j] = _mm256_cvtps_ph(_mm256_fmadd_ps(vv, p, _mm256_cvtph_ps(acc[j])),
+                                     _MM_FROUND_TO_NEAREST_INT);
         }
+        sum += vs;
     }
+    (void)scratch;
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (int32_t j = 0; j < nv; j++)
+        _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(_mm256_cvtph_ps(acc[j]), inv));
 }
 
 int kern_dot2x4_avx2(uint32_t wtype, const void *w0, const void *w1, const void *x, size_t xstride,

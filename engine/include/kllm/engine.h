@@ -205,17 +205,34 @@ int32_t llm_argmax(const float *logits, int32_t n);
 int llm_gguf_inspect(const char *path, void (*line)(void *ud, const char *text), void *ud,
                      char *err, size_t errlen);
 
-/* Write a LLaMA-shaped GGUF with random weights: N(0, scale^2) matrices,
- * norms 1. The tokenizer is copied from vocab_from (a GGUF), or a byte-level
- * vocabulary of 259 tokens is made when it is NULL. */
+/* Write a GGUF of any supported architecture with random weights: N(0,
+ * scale^2) matrices, norms 1 (q/k and post norms 1 + N(0, 0.01)). The
+ * tokenizer is copied from vocab_from (a GGUF), or a byte-level vocabulary of
+ * 259 tokens is made when it is NULL. Deterministic in the seed. */
+enum llm_mix { /* K-quant mixes for llm_make_params.type, as the reference quantizer names them */
+    LLM_MIX_Q2_K = 1000,
+    LLM_MIX_Q3_K_S,
+    LLM_MIX_Q3_K_M,
+    LLM_MIX_Q3_K_L,
+    LLM_MIX_Q4_K_S,
+    LLM_MIX_Q4_K_M,
+    LLM_MIX_Q5_K_S,
+    LLM_MIX_Q5_K_M,
+};
 struct llm_make_params {
     const char *out_path;
-    int32_t type; /* LLM_TYPE_F32 / F16 / BF16 / Q8_0 / Q4_0 for the matrices */
+    int32_t type; /* LLM_TYPE_* of every matrix, or an LLM_MIX_* */
     int32_t dim, n_layers, n_heads, n_kv_heads, ffn_dim;
     int32_t n_ctx; /* context_length to record (0: 2048) */
     const char *vocab_from;
     uint64_t seed;
     float scale; /* 0: 0.02 */
+    const char *arch;     /* llama (NULL), qwen2, qwen3, phi3, gemma2, gemma3 */
+    int32_t head_dim;     /* 0: dim / n_heads */
+    float rope_base;      /* 0: the family's usual base */
+    int32_t n_swa;        /* gemma sliding window (0: gemma2's 4096; gemma3: no window) */
+    int32_t rope_factors; /* llama: Llama 3.1 rope_freqs; phi3: LongRoPE factors */
+    int32_t tied;         /* no output.weight: the embedding is the output (gemma2 always) */
 };
 int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen);
 
