@@ -36,11 +36,38 @@ int cli_inspect(int argc, char **argv)
     }
     struct llm_model_info mi;
     llm_model_get_info(m, &mi);
-    printf("model: %s '%s', %llu parameters, vocab %d, dim %d, %d layers, %d heads (%d KV), "
-           "ffn %d, rope %d/%g, context %d, weights %s\n",
-           mi.arch, mi.name, (unsigned long long)mi.n_params, mi.n_vocab, mi.dim, mi.n_layers,
-           mi.n_heads, mi.n_kv_heads, mi.ffn_dim, mi.rope_dim, (double)mi.rope_freq_base,
-           mi.n_ctx_train, llm_type_name(mi.weight_type));
+    printf("model: %s '%s', %llu parameters, dim %d, %d layers, %d heads (%d KV) of %d, ffn %d, "
+           "rope %d/%g, context %d\n",
+           mi.arch, mi.name, (unsigned long long)mi.n_params, mi.dim, mi.n_layers, mi.n_heads,
+           mi.n_kv_heads, mi.head_dim, mi.ffn_dim, mi.rope_dim, (double)mi.rope_freq_base,
+           mi.n_ctx_train);
+    int32_t counts[64], nt = llm_model_type_counts(m, counts, 64);
+    printf("tensors: %d (", nt);
+    for (int32_t t = 0, first = 1; t < 64; t++) {
+        if (!counts[t]) continue;
+        printf("%s%s %d", first ? "" : ", ", llm_type_name(t), counts[t]);
+        first = 0;
+    }
+    printf(")\n");
+    printf("vocabulary: %s%s%s, %d tokens, BOS %d%s, EOS %d\n", llm_vocab_kind(m),
+           llm_vocab_pre(m)[0] ? " pre-tokenizer " : "", llm_vocab_pre(m), mi.n_vocab, mi.bos_id,
+           llm_vocab_add_bos(m) ? " (added)" : " (not added)", mi.eos_id);
+    int32_t eog[32], ne = llm_vocab_eog(m, eog, 32);
+    printf("end of generation:");
+    for (int32_t i = 0; i < ne && i < 32; i++) {
+        char piece[64];
+        int32_t pl = llm_token_to_piece(m, -1, eog[i], piece, sizeof piece - 1);
+        printf(" %d", eog[i]);
+        (void)pl;
+    }
+    printf("\n");
+    const char *tmpl = llm_model_chat_template(m);
+    if (tmpl)
+        printf("chat template: %zu bytes (the agent names its family at load; --chat-template "
+               "overrides)\n",
+               strlen(tmpl));
+    else
+        printf("chat template: none (chat needs --chat-template)\n");
     llm_model_free(m);
     return 0;
 }

@@ -293,6 +293,16 @@ int32_t llm_model_n_vocab(const struct llm_model *m)
 {
     return m->hp.n_vocab;
 }
+int32_t llm_model_type_counts(const struct llm_model *m, int32_t *counts, int32_t n)
+{
+    for (int32_t t = 0; t < n; t++) counts[t] = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        uint32_t t = m->gguf->tensors[i].type;
+        if (t < (uint32_t)n) counts[t]++;
+    }
+    return (int32_t)m->gguf->n_tensors;
+}
+
 const char *llm_model_chat_template(const struct llm_model *m)
 {
     return m->chat_template;

@@ -83,6 +83,9 @@ struct llm_model_info {
 };
 void llm_model_get_info(const struct llm_model *m, struct llm_model_info *info);
 int32_t llm_model_n_vocab(const struct llm_model *m);
+/* counts[t] = how many of the file's tensors have type t (t < n; the quant
+ * mix of a Q4_K_M file, say). Returns the number of tensors. */
+int32_t llm_model_type_counts(const struct llm_model *m, int32_t *counts, int32_t n);
 /* The GGUF tokenizer.chat_template string, or NULL. Owned by the model. */
 const char *llm_model_chat_template(const struct llm_model *m);
 
