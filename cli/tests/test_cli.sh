@@ -50,14 +50,14 @@ off=$(grep -obUa "general.architecture" "$TMP/arch.gguf" | head -1 | cut -d: -f1
 printf 'gpt_x' | dd of="$TMP/arch.gguf" bs=1 seek=$((off + 20 + 4 + 8)) conv=notrunc 2>/dev/null
 check "unsupported arch" 1 "architecture 'gpt_x' is not supported" "$KLLM" run -m "$TMP/arch.gguf" -p x
 
-# unsupported tensor type: a q8_0 matrix relabelled q5_1 (smaller, so it fits)
+# unsupported tensor type: a q8_0 matrix relabelled i8 (smaller, so it fits)
 "$KLLM" make-model --out "$TMP/q8.gguf" --type q8_0 --dim 64 --layers 1 --heads 4 --ffn 64 || fails=$((fails + 1))
 off=$(grep -obUa "blk.0.attn_q.weight" "$TMP/q8.gguf" | head -1 | cut -d: -f1)
 # after the name: u32 n_dims, u64 ne[2], then the u32 type
-printf '\007' | dd of="$TMP/q8.gguf" bs=1 seek=$((off + 19 + 4 + 16)) conv=notrunc 2>/dev/null
-check "unsupported type" 1 "type q5_1, which the engine does not run" "$KLLM" run -m "$TMP/q8.gguf" -p x
+printf '\030' | dd of="$TMP/q8.gguf" bs=1 seek=$((off + 19 + 4 + 16)) conv=notrunc 2>/dev/null
+check "unsupported type" 1 "type i8, which the engine does not run" "$KLLM" run -m "$TMP/q8.gguf" -p x
 check "inspect unsupported type" 1 "" "$KLLM" inspect "$TMP/q8.gguf"
-grep -q "blk.0.attn_q.weight *q5_1" "$TMP/out" || { echo "FAIL: inspect does not list the q5_1 tensor"; fails=$((fails + 1)); }
+grep -q "blk.0.attn_q.weight *i8" "$TMP/out" || { echo "FAIL: inspect does not list the i8 tensor"; fails=$((fails + 1)); }
 
 check "bad flag" 2 "unknown option" "$KLLM" run -m "$MODEL" -p x --bogus 1
 check "bad number" 2 "invalid value" "$KLLM" run -m "$MODEL" -p x -n ten
