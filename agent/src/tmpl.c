@@ -105,14 +105,14 @@ static size_t marker_len(const char *s)
 {
     size_t max = 40, i;
     if (s[0] == '<' && (s[1] == '|' || strncmp(s + 1, "\xef\xbd\x9c", 3) == 0)) {
-        for (i = 2; s[i] && i < max; i++)
+        for (i = 2; i < max && s[i]; i++)
             if (s[i] == '>' && (s[i - 1] == '|' || (i >= 4 && s[i - 1] == '\x9c'))) return i + 1;
         return 0;
     }
     if (s[0] == '[' || s[0] == '<') {
         char close = s[0] == '[' ? ']' : '>';
         int upper = s[0] == '[';
-        for (i = 1; s[i] && i < max; i++) {
+        for (i = 1; i < max && s[i]; i++) {
             char c = s[i];
             if (c == close) return i > 2 ? i + 1 : 0;
             int ok = c == '_' || c == '/' || (c >= '0' && c <= '9') ||

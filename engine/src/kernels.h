@@ -66,6 +66,9 @@ float kern_softmax_exp(float *x, int32_t n, float max);
 
 /* g[i] = silu(g[i]) * u[i] over n elements, work-shared. */
 void kern_silu_mul(float *g, const float *u, size_t n);
+/* e^x as the reference's vectorized silu computes it (kernels.c). */
+float kern_expf_ref(float x);
+void kern_silu_mul8_avx2(float *g, const float *u); /* eight elements */
 /* x[i] += y[i], work-shared. */
 void kern_add(float *x, const float *y, size_t n);
 

@@ -316,7 +316,7 @@ AVX2 void kern_quantize_q8f_avx2(const float *x, struct kblock_q8f *y, int64_t n
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
         float d = _mm_cvtss_f32(m) / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float id = d != 0.0f ? 127.0f / _mm_cvtss_f32(m) : 0.0f; /* as quant.c's Q8_0 */
         y[k].d = h2f(q_f32_to_f16(d)); /* the value a Q8_0 block would hold */
         __m256 mul = _mm256_set1_ps(id);
         __m256i q[4];
@@ -444,4 +444,43 @@ float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
         return q_dot_ref(wtype, w, x, n); /* no AVX2 kernel: activations in q_dot_type */
     }
     }
+}
+
+/* kern_expf_ref (kernels.c) on eight lanes. */
+AVX2 static __m256 expf8(__m256 x)
+{
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k =
+        _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 c = _mm256_cmp_ps(an, _mm256_set1_ps(126), _CMP_GT_OQ);
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(c)) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g =
+        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                         _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256 d = _mm256_cmp_ps(an, _mm256_set1_ps(192), _CMP_GT_OQ);
+    const __m256 big = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+    const __m256 small = _mm256_fmadd_ps(k, j, k);
+    return _mm256_blendv_ps(_mm256_blendv_ps(small, big, c), _mm256_mul_ps(s1, s1), d);
+}
+
+AVX2 void kern_silu_mul8_avx2(float *g, const float *u)
+{
+    __m256 x = _mm256_loadu_ps(g);
+    __m256 s = _mm256_div_ps(
+        x, _mm256_add_ps(_mm256_set1_ps(1), expf8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    _mm256_storeu_ps(g, _mm256_mul_ps(s, _mm256_loadu_ps(u)));
 }

@@ -72,11 +72,11 @@ struct llm_model {
     struct vocab vocab; /* vocab.h */
     char arch[32];
     char name[128];
-    char *chat_template;   /* NUL-terminated copy, or NULL */
-    struct wmat tok_embd;  /* [dim] x n_vocab */
-    const float *out_norm; /* [dim] */
-    struct wmat output;    /* [dim] x n_vocab (may alias tok_embd) */
-    const float *rope_ff;  /* [rope_dim / 2] rope frequency divisors (llama3 rope_freqs,
+    char *chat_template;       /* NUL-terminated copy, or NULL */
+    struct wmat tok_embd;      /* [dim] x n_vocab */
+    const float *out_norm;     /* [dim] */
+    struct wmat output;        /* [dim] x n_vocab (may alias tok_embd) */
+    const float *rope_ff;      /* [rope_dim / 2] rope frequency divisors (llama3 rope_freqs,
                               phi3 LongRoPE factors, chosen per context size), or NULL */
     const float *rope_ff_long; /* phi3: the long factors (rope_ff holds the short ones) */
     struct layer *layers;

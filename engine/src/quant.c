@@ -186,9 +186,17 @@ static void quantize_q8_0(const float *x, struct block_q8_0 *y, int64_t n)
         float amax = 0.0f;
         for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
         float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        /* 127 / amax, not 1 / d: the reference's x86 code (they differ in
+         * the last bit, and so in a quant now and then) */
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = q_f32_to_f16(d);
-        for (int j = 0; j < QK; j++) y[b].qs[j] = (int8_t)clamp_round(xb[j] * id, -127, 127);
+        for (int j = 0; j < QK; j++) { /* ties to even, as the reference's x86 rounding */
+            float t = xb[j] * id;
+            y[b].qs[j] = (int8_t)(isnan(t)       ? 0
+                                  : t <= -127.0f ? -127
+                                  : t >= 127.0f  ? 127
+                                                 : (int)nearbyintf(t));
+        }
     }
 }
 

@@ -318,7 +318,7 @@ static void quantize_q45_k(int bits, const float *x, void *dst, int64_t n)
                     d != 0.0f ? (uint8_t)clampi(nearest((x[32 * j + l] + dm) / d), 0, nmax) : 0;
         }
         /* each 64 elements: 32 bytes, element l low nibble, l + 32 high */
-        uint8_t *qs = y4 ? y4->qs : y5->qs;
+        uint8_t *qs = y5 ? y5->qs : y4->qs;
         if (y5) memset(y5->qh, 0, sizeof y5->qh);
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++) {
@@ -386,7 +386,14 @@ static void quantize_q8_k(const float *x, struct block_q8_k *y, int64_t n)
         if (amax == 0.0f || !isfinite(amax)) continue;
         float iscale = -127.0f / max;
         for (int j = 0; j < QK_K; j++) {
-            int v = nearest(iscale * x[j]);
+            /* The reference rounds iscale * x[j] with the float trick
+             * (+ 1.5 * 2^23, keep the mantissa), and its -O3 -march=native
+             * build fuses that multiply and add: the exact product decides
+             * ties. |iscale * x[j]| <= 127, so the trick is exact here. */
+            float t = fmaf(iscale, x[j], 12582912.0f);
+            int32_t bits;
+            memcpy(&bits, &t, sizeof bits);
+            int v = (bits & 0x007fffff) - 0x00400000;
             y[b].qs[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
         }
         for (int j = 0; j < QK_K / 16; j++) {

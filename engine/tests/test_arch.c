@@ -25,6 +25,19 @@
 
 #define REFS "engine/tests/data/arch-refs.tsv"
 #define MAX_IDS 64
+/* Quantized models only: a step where the reference's top two logits are
+ * closer than this is a near-tie, decided by float rounding. Both programs
+ * re-quantize activations (Q8_K, Q8_1, Q8_0) before every matmul, so a
+ * last-bit difference in a dot product (their summation orders differ) can
+ * move an activation across a rounding boundary. Measured on these files:
+ * every divergence is at a step where the reference's margin is below
+ * 0.065, except one at 0.104 in the file made by the reference quantizer
+ * (its Q4_K weights are repacked there and take another summation path);
+ * the threshold was set at 0.15 after that measurement. Ids
+ * are compared up to the first such near-tie; every step before it, and at
+ * least `must` of them unless a near-tie comes first, must agree. F32/F16
+ * models are compared strictly. */
+#define NEAR_TIE 0.15f
 
 static const struct {
     const char *n;
@@ -125,7 +138,7 @@ static int greedy(const struct llm_model *m, const char *prompt, int32_t *out, i
 }
 
 struct tally {
-    int cases, failed;
+    int cases, failed, ties;
 };
 
 /* One line: name, flags, prompt, ids that must match, ids. */
@@ -151,8 +164,14 @@ static void run_case(char *line, struct tally *t)
         return;
     }
     int32_t ref[MAX_IDS], got[MAX_IDS], n = 0, must = (int32_t)strtol(f[3], NULL, 10);
-    for (char *s = strtok_r(f[4], " \n", &save); s && n < MAX_IDS; s = strtok_r(NULL, " \n", &save))
-        ref[n++] = (int32_t)strtol(s, NULL, 10);
+    float margin[MAX_IDS];
+    for (char *s = strtok_r(f[4], " \n", &save); s && n < MAX_IDS;
+         s = strtok_r(NULL, " \n", &save)) {
+        char *end = NULL;
+        ref[n] = (int32_t)strtol(s, &end, 10);
+        margin[n++] = end && *end == ':' ? strtof(end + 1, NULL) : 1e9f;
+    }
+    const int strict = strstr(f[1], "--type f32 ") || strstr(f[1], "--type f16 ");
     char err[256];
     if (!file) {
         snprintf(path, sizeof path, "/tmp/kllm-test-arch-%d.gguf", (int)getpid());
@@ -172,10 +191,13 @@ static void run_case(char *line, struct tally *t)
     } else {
         int same = 0;
         while (same < n && got[same] == ref[same]) same++;
-        if (must == 0) /* a known divergence (scripts/make-arch-refs.sh): reported only */
-            print_message("%s '%s': %d of %d ids match the reference (known divergence)\n", f[0],
-                          f[2], same, n);
-        if (same < must) {
+        int tie = same < n && !strict && margin[same] < NEAR_TIE;
+        if (tie) {
+            print_message("%s '%s': %d of %d ids match, then a reference near-tie (margin %.4f)\n",
+                          f[0], f[2], same, n, (double)margin[same]);
+            t->ties++;
+        }
+        if (same < must && !tie) {
             print_error("%s '%s': %d of %d ids match the reference (need %d); first differs at "
                         "%d: %d, reference %d\n",
                         f[0], f[2], same, n, must, same, got[same], ref[same]);
@@ -199,7 +221,8 @@ static void run_refs(const char *only)
         run_case(line, &t);
     }
     fclose(fp);
-    print_message("%s: %d cases, %d failed\n", only, t.cases, t.failed);
+    print_message("%s: %d cases, %d failed, %d stopped at a reference near-tie\n", only, t.cases,
+                  t.failed, t.ties);
     assert_true(t.cases > 0);
     assert_int_equal(t.failed, 0);
 }

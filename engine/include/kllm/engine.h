@@ -213,14 +213,14 @@ int llm_gguf_inspect(const char *path, void (*line)(void *ud, const char *text),
  * tokenizer is copied from vocab_from (a GGUF), or a byte-level vocabulary of
  * 259 tokens is made when it is NULL. Deterministic in the seed. */
 enum llm_mix { /* K-quant mixes for llm_make_params.type, as the reference quantizer names them */
-    LLM_MIX_Q2_K = 1000,
-    LLM_MIX_Q3_K_S,
-    LLM_MIX_Q3_K_M,
-    LLM_MIX_Q3_K_L,
-    LLM_MIX_Q4_K_S,
-    LLM_MIX_Q4_K_M,
-    LLM_MIX_Q5_K_S,
-    LLM_MIX_Q5_K_M,
+               LLM_MIX_Q2_K = 1000,
+               LLM_MIX_Q3_K_S,
+               LLM_MIX_Q3_K_M,
+               LLM_MIX_Q3_K_L,
+               LLM_MIX_Q4_K_S,
+               LLM_MIX_Q4_K_M,
+               LLM_MIX_Q5_K_S,
+               LLM_MIX_Q5_K_M,
 };
 struct llm_make_params {
     const char *out_path;
@@ -229,7 +229,7 @@ struct llm_make_params {
     int32_t n_ctx; /* context_length to record (0: 2048) */
     const char *vocab_from;
     uint64_t seed;
-    float scale; /* 0: 0.02 */
+    float scale;          /* 0: 0.02 */
     const char *arch;     /* llama (NULL), qwen2, qwen3, phi3, gemma2, gemma3 */
     int32_t head_dim;     /* 0: dim / n_heads */
     float rope_base;      /* 0: the family's usual base */
