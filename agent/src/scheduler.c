@@ -223,7 +223,10 @@ static void slot_sample(struct sched *s, int i, int32_t e)
         slot_release(s, i, 0, API_FINISH_STOP, NULL);
         return;
     }
-    char piece[256];
+    /* Real vocabularies' longest tokens are well under 1 KiB (256 bytes was
+     * close for some user-defined tokens); a longer piece (only a crafted
+     * file has one) gives no text. */
+    char piece[1024];
     int32_t np = llm_token_to_piece(s->model, sl->last, tok, piece, sizeof piece);
     if (np < 0) np = 0;
     sl->gen[j->n_gen] = tok;
