@@ -32,5 +32,10 @@ fuzz: deps-quiet $(FUZZ_DIR)/fuzz_gguf $(KLLM_BIN)
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-f16.gguf --type f16 --dim 32 --layers 2 --heads 2 --ffn 32
 	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-bpe.gguf --type q8_0 --dim 32 --layers 1 --heads 2 --ffn 32 \
 	    --vocab-from engine/fuzz/seeds/bpe-vocab.gguf
-	cd $(FUZZ_DIR) && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	for a in qwen2 qwen3 phi3 gemma2 gemma3; do \
+	    $(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-$$a.gguf --arch $$a --type f16 --dim 32 \
+	        --layers 1 --heads 2 --ffn 32 --head-dim 16 --swa 4 --rope-factors || exit 1; done
+	$(KLLM_BIN) make-model --out $(FUZZ_DIR)/corpus/small-q4_k_m.gguf --type q4_k_m --dim 256 --layers 1 \
+	    --heads 1 --ffn 256 --tied
+	cd $(FUZZ_DIR) && ./fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=393216 -timeout=10 \
 	    -rss_limit_mb=4096 corpus

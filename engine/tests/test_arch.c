@@ -260,12 +260,59 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err, "256"));
 }
 
+/* Patches ne[0] of tensor `name` in the file at path (GGUF tensor info:
+ * name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset). */
+static void patch_ne0(const char *path, const char *name, uint64_t ne0)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, fp), len = strlen(name);
+    size_t at = 0;
+    while (at + len + 12 < n && memcmp(buf + at, name, len) != 0) at++;
+    assert_true(at + len + 12 < n);
+    assert_int_equal(fseek(fp, (long)(at + len + 4), SEEK_SET), 0);
+    assert_int_equal(fwrite(&ne0, 8, 1, fp), 1);
+    fclose(fp);
+}
+
+/* Damaged K-quant files: a row that is not a whole number of 256-element
+ * super-blocks, or a shape the architecture does not have, is one error. */
+static void test_damaged_kquants(void **state)
+{
+    char path[96], err[256];
+    snprintf(path, sizeof path, "/tmp/kllm-test-arch-kq-%d.gguf", (int)getpid());
+    struct llm_make_params p = {.out_path = path,
+                                .type = LLM_TYPE_Q4_K,
+                                .dim = 256,
+                                .n_layers = 1,
+                                .n_heads = 2,
+                                .ffn_dim = 256,
+                                .arch = "qwen3",
+                                .tied = 1};
+    struct llm_model *m = NULL;
+    assert_int_equal(llm_make_model(&p, err, sizeof err), 0);
+    assert_int_equal(llm_model_load(path, &m, err, sizeof err), 0);
+    llm_model_free(m);
+    m = NULL;
+    patch_ne0(path, "blk.0.attn_q.weight", 128); /* half a super-block per row */
+    assert_true(llm_model_load(path, &m, err, sizeof err) < 0);
+    assert_null(m);
+    assert_non_null(strstr(err, "blk.0.attn_q.weight"));
+    assert_int_equal(llm_make_model(&p, err, sizeof err), 0);
+    patch_ne0(path, "blk.0.attn_k_norm.weight", 64); /* the head size is 128 */
+    assert_true(llm_model_load(path, &m, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "attn_k_norm"));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_models),
         cmocka_unit_test(test_quantized_models),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_damaged_kquants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
