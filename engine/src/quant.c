@@ -42,6 +42,18 @@ static void build_table(void)
     for (uint32_t i = 0; i < 65536; i++) q_f16_table[i] = f16_decode((uint16_t)i);
 }
 
+float q_signed_max(const float *x, int64_t n)
+{
+    float amax = 0.0f, max = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    }
+    return max;
+}
+
 void q_init(void)
 {
     pthread_once(&f16_once, build_table);
@@ -204,13 +216,7 @@ static void quantize_q4_0(const float *x, struct block_q4_0 *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK; b++) {
         const float *xb = x + b * QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            if (amax < fabsf(xb[j])) {
-                amax = fabsf(xb[j]);
-                max = xb[j];
-            }
-        }
+        float max = q_signed_max(xb, QK);
         float d = max / -8.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = q_f32_to_f16(d);
@@ -265,13 +271,7 @@ static void quantize_q5_0(const float *x, struct block_q5_0 *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK; b++) {
         const float *xb = x + b * QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            if (amax < fabsf(xb[j])) {
-                amax = fabsf(xb[j]);
-                max = xb[j];
-            }
-        }
+        float max = q_signed_max(xb, QK);
         float d = max / -16.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = q_f32_to_f16(d);

@@ -137,6 +137,9 @@ uint16_t q_f32_to_f16(float f);
 float q_bf16_to_f32(uint16_t h);
 uint16_t q_f32_to_bf16(float f);
 void q_init(void); /* builds the f16 table; called by model load, idempotent */
+/* The element of x[0..n) with the largest magnitude (the first of equals;
+ * 0 for n == 0), which the ggml quantizers scale by, keeping its sign. */
+float q_signed_max(const float *x, int64_t n);
 
 /* True for the weight types the engine computes with (not Q8_1 / Q8_K,
  * which only ever hold activations). */

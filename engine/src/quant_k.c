@@ -95,13 +95,7 @@ static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t
  * least-squares scale. Returns the scale (0 for an all-zero group). */
 static float fit_symmetric(int n, int nmax, const float *x)
 {
-    float amax = 0.0f, max = 0.0f;
-    for (int i = 0; i < n; i++) {
-        if (fabsf(x[i]) > amax) {
-            amax = fabsf(x[i]);
-            max = x[i];
-        }
-    }
+    float max = q_signed_max(x, n), amax = fabsf(max);
     if (amax < 1e-15f) return 0.0f;
     float scale = 0.0f, best = -1.0f;
     for (int is = -9; is <= 9; is++) {
@@ -133,13 +127,7 @@ static uint8_t iq4_index(float v)
 /* Least-squares scale of 32 values on the IQ4 table (weighted by x^2). */
 static float iq4_fit(const float *x)
 {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < QK; j++) {
-        if (fabsf(x[j]) > amax) {
-            amax = fabsf(x[j]);
-            max = x[j];
-        }
-    }
+    float max = q_signed_max(x, QK), amax = fabsf(max);
     if (amax < 1e-15f) return 0.0f;
     float d = max / (float)q_iq4nl_values[0], sqx = 0.0f, sq2 = 0.0f;
     for (int j = 0; j < QK; j++) {
@@ -375,13 +363,7 @@ static void quantize_q6_k(const float *x, struct block_q6_k *y, int64_t n)
 static void quantize_q8_k(const float *x, struct block_q8_k *y, int64_t n)
 {
     for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK_K; j++) {
-            if (fabsf(x[j]) > amax) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
+        float max = q_signed_max(x, QK_K), amax = fabsf(max);
         memset(&y[b], 0, sizeof y[b]);
         if (amax == 0.0f || !isfinite(amax)) continue;
         float iscale = -127.0f / max;

@@ -324,64 +324,23 @@ struct bsym {
     int32_t prev, next; /* live symbols of the word; -1 ends */
     int32_t id;         /* token, -1 for a byte without one, -2 once merged away */
 };
-struct bbigram {
-    int32_t left, right, lid, rid; /* symbol indices and their ids when queued */
-    int32_t rank, res;
-};
-
-/* Min-heap on (rank, then the leftmost pair). */
-static int bigram_before(const struct bbigram *a, const struct bbigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(struct bbigram *h, int32_t *n, struct bbigram x)
-{
-    int32_t i = (*n)++;
-    h[i] = x;
-    while (i > 0) {
-        int32_t parent = (i - 1) / 2;
-        if (!bigram_before(&h[i], &h[parent])) break;
-        struct bbigram t = h[i];
-        h[i] = h[parent];
-        h[parent] = t;
-        i = parent;
-    }
-}
-
-static struct bbigram heap_pop(struct bbigram *h, int32_t *n)
-{
-    struct bbigram top = h[0];
-    h[0] = h[--(*n)];
-    int32_t i = 0;
-    for (;;) {
-        int32_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < *n && bigram_before(&h[l], &h[best])) best = l;
-        if (r < *n && bigram_before(&h[r], &h[best])) best = r;
-        if (best == i) break;
-        struct bbigram t = h[i];
-        h[i] = h[best];
-        h[best] = t;
-        i = best;
-    }
-    return top;
-}
-
 static void try_pair(const struct bpe *b, const struct bsym *syms, int32_t left, int32_t right,
-                     struct bbigram *heap, int32_t *nheap)
+                     struct tok_pair *heap, int32_t *nheap)
 {
     if (left < 0 || right < 0 || syms[left].id < 0 || syms[right].id < 0) return;
     int32_t m = merge_find(b, syms[left].id, syms[right].id);
     if (m < 0) return;
-    heap_push(
+    /* lower rank first; ranks are int32, exact in a double */
+    tok_heap_push(
         heap, nheap,
-        (struct bbigram){left, right, syms[left].id, syms[right].id, b->mrank[m], b->mres[m]});
+        (struct tok_pair){
+            left, right, -(double)b->mrank[m], {syms[left].id, syms[right].id}, b->mres[m]});
 }
 
 /* Scratch for one bpe_encode call, sized for its longest possible word. */
 struct scratch {
     struct bsym *syms;
-    struct bbigram *heap;
+    struct tok_pair *heap;
     char *mapped;
 };
 
@@ -407,9 +366,9 @@ static void encode_word(const struct vocab *v, const uint8_t *w, uint32_t n, str
     int32_t nheap = 0;
     for (uint32_t i = 1; i < n; i++) try_pair(b, syms, (int32_t)i - 1, (int32_t)i, s->heap, &nheap);
     while (nheap > 0) {
-        struct bbigram g = heap_pop(s->heap, &nheap);
+        struct tok_pair g = tok_heap_pop(s->heap, &nheap);
         struct bsym *l = &syms[g.left], *r = &syms[g.right];
-        if (l->id != g.lid || r->id != g.rid || l->next != g.right) continue; /* stale */
+        if (l->id != g.key[0] || r->id != g.key[1] || l->next != g.right) continue; /* stale */
         l->id = g.res;
         l->next = r->next;
         if (r->next >= 0) syms[r->next].prev = g.left;

@@ -19,58 +19,15 @@ struct sym {
     int32_t prev, next;  /* linked list of live symbols; -1 ends */
     uint32_t start, len; /* byte range in the normalised text; len 0 = merged away */
 };
-struct bigram {
-    int32_t left, right;
-    float score;
-    uint32_t len; /* combined length when queued, to detect stale entries */
-};
-
-/* Max-heap on (score, then lowest left index). */
-static int bigram_before(const struct bigram *a, const struct bigram *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(struct bigram *h, int32_t *n, struct bigram b)
-{
-    int32_t i = (*n)++;
-    h[i] = b;
-    while (i > 0) {
-        int32_t parent = (i - 1) / 2;
-        if (!bigram_before(&h[i], &h[parent])) break;
-        struct bigram t = h[i];
-        h[i] = h[parent];
-        h[parent] = t;
-        i = parent;
-    }
-}
-
-static struct bigram heap_pop(struct bigram *h, int32_t *n)
-{
-    struct bigram top = h[0];
-    h[0] = h[--(*n)];
-    int32_t i = 0;
-    for (;;) {
-        int32_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < *n && bigram_before(&h[l], &h[best])) best = l;
-        if (r < *n && bigram_before(&h[r], &h[best])) best = r;
-        if (best == i) break;
-        struct bigram t = h[i];
-        h[i] = h[best];
-        h[best] = t;
-        i = best;
-    }
-    return top;
-}
-
 static void try_bigram(const struct vocab *v, const char *text, const struct sym *syms,
-                       int32_t left, int32_t right, struct bigram *heap, int32_t *nheap)
+                       int32_t left, int32_t right, struct tok_pair *heap, int32_t *nheap)
 {
     if (left < 0 || right < 0) return;
     uint32_t len = syms[left].len + syms[right].len;
     int32_t id = vocab_find(v, text + syms[left].start, len);
     if (id < 0) return;
-    heap_push(heap, nheap, (struct bigram){left, right, v->score[id], len});
+    /* key[0]: the combined length when queued, to detect stale entries */
+    tok_heap_push(heap, nheap, (struct tok_pair){left, right, v->score[id], {(int32_t)len, 0}, id});
 }
 
 static uint32_t utf8_len(uint8_t c)
@@ -86,7 +43,7 @@ int spm_encode(const struct vocab *v, const char *text, size_t len, int prefix_s
     /* Normalise: prefix mark, spaces -> mark. At most 3 bytes per input byte + 3. */
     char *norm = malloc(len * 3 + 3);
     struct sym *syms = malloc(sizeof *syms * (len + 1));
-    struct bigram *heap = malloc(sizeof *heap * (3 * (len + 1)));
+    struct tok_pair *heap = malloc(sizeof *heap * (3 * (len + 1)));
     int rc = LLM_ERR_NOMEM;
     if (!norm || !syms || !heap) goto out;
     size_t nl = 0;
@@ -117,9 +74,10 @@ int spm_encode(const struct vocab *v, const char *text, size_t len, int prefix_s
     int32_t nheap = 0;
     for (int32_t i = 1; i < nsym; i++) try_bigram(v, norm, syms, i - 1, i, heap, &nheap);
     while (nheap > 0) {
-        struct bigram b = heap_pop(heap, &nheap);
+        struct tok_pair b = tok_heap_pop(heap, &nheap);
         struct sym *l = &syms[b.left], *r = &syms[b.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != b.len) continue; /* stale */
+        if (l->len == 0 || r->len == 0 || l->len + r->len != (uint32_t)b.key[0])
+            continue; /* stale */
         l->len += r->len;
         r->len = 0;
         l->next = r->next;

@@ -341,3 +341,42 @@ void vocab_free(struct vocab *v)
     bpe_free(v->bpe);
     memset(v, 0, sizeof *v);
 }
+
+/* ---- the merge queue of both tokenizers ---- */
+
+static int pair_before(const struct tok_pair *a, const struct tok_pair *b)
+{
+    return a->prio > b->prio || (a->prio == b->prio && a->left < b->left);
+}
+
+void tok_heap_push(struct tok_pair *h, int32_t *n, struct tok_pair x)
+{
+    int32_t i = (*n)++;
+    h[i] = x;
+    while (i > 0) {
+        int32_t parent = (i - 1) / 2;
+        if (!pair_before(&h[i], &h[parent])) break;
+        struct tok_pair t = h[i];
+        h[i] = h[parent];
+        h[parent] = t;
+        i = parent;
+    }
+}
+
+struct tok_pair tok_heap_pop(struct tok_pair *h, int32_t *n)
+{
+    struct tok_pair top = h[0];
+    h[0] = h[--(*n)];
+    int32_t i = 0;
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < *n && pair_before(&h[l], &h[best])) best = l;
+        if (r < *n && pair_before(&h[r], &h[best])) best = r;
+        if (best == i) break;
+        struct tok_pair t = h[i];
+        h[i] = h[best];
+        h[best] = t;
+        i = best;
+    }
+    return top;
+}

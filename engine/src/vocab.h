@@ -93,4 +93,19 @@ int bpe_encode(const struct vocab *v, const char *text, size_t len, int32_t *out
 /* The raw bytes of a normal token (GPT-2 code points mapped back). */
 int32_t bpe_piece(const struct vocab *v, int32_t tok, char *buf, size_t cap);
 
+/* A candidate merge of adjacent symbols `left`, `right` in the tokenizers'
+ * priority queues (tok_spm.c: prio = the merged token's score; tok_bpe.c:
+ * prio = -rank): the highest prio first, then the leftmost pair. key[] is
+ * what the tokenizer checks when the entry comes out to see whether it is
+ * stale, res what the merge makes. */
+struct tok_pair {
+    int32_t left, right;
+    double prio;
+    int32_t key[2], res;
+};
+/* h has room for one more entry; *n counts the entries. */
+void tok_heap_push(struct tok_pair *h, int32_t *n, struct tok_pair x);
+/* Removes and returns the first entry; *n must be > 0. */
+struct tok_pair tok_heap_pop(struct tok_pair *h, int32_t *n);
+
 #endif
