@@ -27,11 +27,14 @@ ensure_pkgs() {
     export DEBIAN_FRONTEND=noninteractive
     i=0
     while :; do
+        # apt's output goes to stderr: callers capture stdout (up.sh prints
+        # the kubeconfig path), which a first run on a fresh machine, where
+        # packages get installed here, filled with apt's progress.
         # shellcheck disable=SC2086
-        if as_root apt-get install -y -qq --no-install-recommends $missing; then return 0; fi
+        if as_root apt-get install -y -qq --no-install-recommends $missing >&2; then return 0; fi
         i=$((i + 1))
         [ $i -ge 5 ] && die "apt-get install failed:$missing"
-        as_root apt-get update -qq || true
+        as_root apt-get update -qq >&2 || true
         sleep 5
     done
 }

@@ -29,7 +29,7 @@ ensure_pkgs etcd-server openssl curl
 # Any kubectl will do (Debian's kubernetes-client 1.20, or a newer one that
 # is already installed, e.g. the "kubectl" package that owns the same path).
 command -v kubectl >/dev/null 2>&1 || ensure_pkgs kubernetes-client
-"$here/build-k8s.sh"
+"$here/build-k8s.sh" >&2 # its output is a log; stdout is the kubeconfig path
 bin="$K8S_CACHE/bin"
 etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 
