@@ -58,12 +58,17 @@ int32_t tmpl_tokenize(const struct llm_model *m, const struct tmpl_out *o, uint3
         if (s->kind != TMPL_SEG_SPECIAL) continue;
         int32_t id = special_id(m, text + s->off, s->len);
         if (id < 0) continue;
-        rc = flush(&t, text + run, s->off - run, 0);
+        rc = flush(&t, text + run, s->off > run ? s->off - run : 0, 0);
         if (rc == 0) {
             if (t.n < t.cap) t.out[t.n] = id;
             t.n++;
         }
         run = s->off + s->len;
+        /* as whole-string special parsing does (Phi-3: llm_token_rstrip) */
+        if (llm_token_rstrip(m, id))
+            while (run < o->text.len &&
+                   (text[run] == ' ' || (text[run] >= '\t' && text[run] <= '\r')))
+                run++;
     }
     if (rc == 0) rc = flush(&t, text + run, o->text.len - run, 0);
     return rc < 0 ? rc : t.n;

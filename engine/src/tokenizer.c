@@ -63,11 +63,19 @@ int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len,
         vocab_emit(out, cap, &n_out, sp);
         prev_special = 1;
         i += v->len[sp];
+        if (v->rstrip && v->rstrip[sp]) /* ASCII whitespace, as the reference's isspace */
+            while (i < len && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r'))) i++;
         run = i;
     }
     if ((flags & LLM_TOKENIZE_BOS) && v->add_eos && v->eos >= 0)
         vocab_emit(out, cap, &n_out, v->eos);
     return n_out;
+}
+
+bool llm_token_rstrip(const struct llm_model *m, int32_t tok)
+{
+    const struct vocab *v = &m->vocab;
+    return v->rstrip && tok >= 0 && tok < v->n && v->rstrip[tok];
 }
 
 int32_t llm_tokenize(const struct llm_model *m, const char *text, size_t len, bool add_bos,

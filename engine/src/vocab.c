@@ -257,6 +257,34 @@ static int parse_byte_token(const char *s, uint32_t len)
     return b;
 }
 
+/* The reference recognises Phi-3 by general.name ("phi-3" or "phi3", any
+ * case) and strips the whitespace after its special tokens, except after
+ * <unk>, <s> and <|endoftext|>. */
+static int phi3_rstrip(struct vocab *v, const struct gguf_file *f)
+{
+    struct gguf_str name;
+    char low[256];
+    if (gguf_get_str(f, "general.name", &name) < 0) return 0;
+    size_t n = name.len < sizeof low - 1 ? (size_t)name.len : sizeof low - 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = name.ptr[i];
+        low[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    low[n] = '\0';
+    if (!strstr(low, "phi-3") && !strstr(low, "phi3")) return 0;
+    v->rstrip = calloc((size_t)v->n, 1);
+    if (!v->rstrip) return LLM_ERR_NOMEM;
+    for (int32_t k = 0; k < v->n_special; k++) v->rstrip[v->special[k]] = 1;
+    static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+    int32_t eos = vocab_find(v, "</s>", 4);
+    if (eos >= 0) v->rstrip[eos] = 1;
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        int32_t id = vocab_find(v, keep[i], strlen(keep[i]));
+        if (id >= 0) v->rstrip[id] = 0;
+    }
+    return 0;
+}
+
 int vocab_load(struct vocab *v, const struct gguf_file *f, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
@@ -321,6 +349,7 @@ int vocab_load(struct vocab *v, const struct gguf_file *f, char *err, size_t err
             v->special_first[c >> 3] |= (uint8_t)(1u << (c & 7));
         }
     }
+    if ((rc = phi3_rstrip(v, f)) < 0) goto out;
     return 0;
 out:
     if (rc == LLM_ERR_NOMEM) snprintf(err, errlen, "out of memory loading the vocabulary");
@@ -338,6 +367,7 @@ void vocab_free(struct vocab *v)
     free(v->hash);
     free(v->special);
     free(v->eog);
+    free(v->rstrip);
     bpe_free(v->bpe);
     memset(v, 0, sizeof *v);
 }

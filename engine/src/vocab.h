@@ -54,6 +54,10 @@ struct vocab {
     int32_t n_eog;
     int add_bos, add_eos, add_space_prefix;
     struct bpe *bpe; /* VOCAB_BPE only */
+    /* rstrip[id]: with special parsing, whitespace after this token is
+     * dropped (the reference's rule for Phi-3 files, whose tokenizer marks
+     * its added tokens rstrip); NULL for every other vocabulary */
+    uint8_t *rstrip;
 };
 
 /* Loads the vocabulary of f (which must outlive v only during the call:

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kllm/engine.h"
 
@@ -126,13 +128,59 @@ static void test_special_tokens(void **state)
     assert_int_equal(got[na], 2);
 }
 
+/* Phi-3 files (named so in general.name): special parsing drops the
+ * whitespace after a special token, except after <unk>, <s> and
+ * <|endoftext|>, as the reference does. The file is a made model with the
+ * Llama 2 vocabulary whose name is patched in place. */
+static void test_phi3_rstrip(void **state)
+{
+    char path[64], err[256];
+    snprintf(path, sizeof path, "/tmp/kllm-test-phi3-%d.gguf", (int)getpid());
+    struct llm_make_params p = {.out_path = path,
+                                .type = LLM_TYPE_F16,
+                                .dim = 32,
+                                .n_layers = 1,
+                                .n_heads = 2,
+                                .ffn_dim = 32,
+                                .vocab_from = TINY};
+    assert_int_equal(llm_make_model(&p, err, sizeof err), 0);
+    struct llm_model *plain = NULL, *phi = NULL;
+    assert_int_equal(llm_model_load(path, &plain, err, sizeof err), 0);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, fp), at = 0;
+    while (at + 11 < n && memcmp(buf + at, "kllm-random", 11) != 0) at++;
+    assert_true(at + 11 < n);
+    assert_int_equal(fseek(fp, (long)at, SEEK_SET), 0);
+    assert_int_equal(fwrite("Phi3-random", 1, 11, fp), 11);
+    fclose(fp);
+    assert_int_equal(llm_model_load(path, &phi, err, sizeof err), 0);
+    unlink(path);
+    int32_t a[16], b[16];
+    const char *s1 = "</s> \n hi", *s2 = "</s>hi", *s3 = "<s> hi", *s4 = "<s>hi";
+    int32_t na = llm_tokenize_ex(phi, s1, strlen(s1), LLM_TOKENIZE_SPECIAL, a, 16);
+    int32_t nb = llm_tokenize_ex(phi, s2, strlen(s2), LLM_TOKENIZE_SPECIAL, b, 16);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, sizeof a[0] * (size_t)na);
+    assert_true(llm_token_rstrip(phi, a[0]));
+    na = llm_tokenize_ex(phi, s3, strlen(s3), LLM_TOKENIZE_SPECIAL, a, 16);
+    nb = llm_tokenize_ex(phi, s4, strlen(s4), LLM_TOKENIZE_SPECIAL, b, 16);
+    assert_true(na != nb || memcmp(a, b, sizeof a[0] * (size_t)na) != 0); /* <s> keeps it */
+    na = llm_tokenize_ex(plain, s1, strlen(s1), LLM_TOKENIZE_SPECIAL, a, 16);
+    nb = llm_tokenize_ex(plain, s2, strlen(s2), LLM_TOKENIZE_SPECIAL, b, 16);
+    assert_true(na != nb); /* other files keep the whitespace */
+    assert_false(llm_token_rstrip(plain, a[0]));
+    llm_model_free(plain);
+    llm_model_free(phi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reference_cases),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_edges),
-        cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_reference_cases), cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_edges),           cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_phi3_rstrip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

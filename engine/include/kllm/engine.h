@@ -112,6 +112,11 @@ enum llm_tokenize_flags { LLM_TOKENIZE_BOS = 1u, LLM_TOKENIZE_SPECIAL = 2u };
 int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len, uint32_t flags,
                         int32_t *out, int32_t cap);
 
+/* True when special parsing drops the whitespace after tok (Phi-3 files:
+ * the reference strips it after their special tokens); a caller that
+ * tokenizes a prompt in pieces around special tokens must do the same. */
+bool llm_token_rstrip(const struct llm_model *m, int32_t tok);
+
 /* Bytes a token stands for when it follows `prev` (-1 at the start) in the
  * output: raw bytes, not always whole UTF-8 characters (a byte-level BPE
  * token, or an SPM byte token, may end inside one: a streaming caller holds
