@@ -101,6 +101,13 @@ int32_t llm_tokenize_ex(const struct llm_model *m, const char *text, size_t len,
     return llm_tokenize(m, text, len, (flags & LLM_TOKENIZE_BOS) != 0, out, cap);
 }
 
+bool llm_token_rstrip(const struct llm_model *m, int32_t tok)
+{
+    (void)m;
+    (void)tok;
+    return false; /* no Phi-3 vocabulary here */
+}
+
 bool llm_token_is_eog(const struct llm_model *m, int32_t tok)
 {
     return tok == 2;
