@@ -138,7 +138,7 @@ static int greedy(const struct llm_model *m, const char *prompt, int32_t *out, i
 }
 
 struct tally {
-    int cases, failed, ties;
+    int cases, failed, ties, exact;
 };
 
 /* One line: name, flags, prompt, ids that must match, ids. */
@@ -192,6 +192,7 @@ static void run_case(char *line, struct tally *t)
         int same = 0;
         while (same < n && got[same] == ref[same]) same++;
         int tie = same < n && !strict && margin[same] < NEAR_TIE;
+        t->exact += same == n;
         if (tie) {
             print_message("%s '%s': %d of %d ids match, then a reference near-tie (margin %.4f)\n",
                           f[0], f[2], same, n, (double)margin[same]);
@@ -221,8 +222,9 @@ static void run_refs(const char *only)
         run_case(line, &t);
     }
     fclose(fp);
-    print_message("%s: %d cases, %d failed, %d stopped at a reference near-tie\n", only, t.cases,
-                  t.failed, t.ties);
+    print_message("%s: %d cases, %d with every id equal, %d stopped at a reference near-tie, "
+                  "%d failed\n",
+                  only, t.cases, t.exact, t.ties, t.failed);
     assert_true(t.cases > 0);
     assert_int_equal(t.failed, 0);
 }
