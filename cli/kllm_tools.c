@@ -86,30 +86,6 @@ static const char make_usage[] =
     "sliding window. --tied: no output.weight. Without --vocab-from the tokenizer is a\n"
     "259-token byte vocabulary.\n";
 
-static int parse_type(const char *s, int32_t *out)
-{
-    static const struct {
-        const char *n;
-        int32_t t;
-    } types[] = {
-        {"f32", LLM_TYPE_F32},      {"f16", LLM_TYPE_F16},       {"bf16", LLM_TYPE_BF16},
-        {"q8_0", LLM_TYPE_Q8_0},    {"q4_0", LLM_TYPE_Q4_0},     {"q4_1", LLM_TYPE_Q4_1},
-        {"q5_0", LLM_TYPE_Q5_0},    {"q5_1", LLM_TYPE_Q5_1},     {"q2_k", LLM_TYPE_Q2_K},
-        {"q3_k", LLM_TYPE_Q3_K},    {"q4_k", LLM_TYPE_Q4_K},     {"q5_k", LLM_TYPE_Q5_K},
-        {"q6_k", LLM_TYPE_Q6_K},    {"iq4_nl", LLM_TYPE_IQ4_NL}, {"iq4_xs", LLM_TYPE_IQ4_XS},
-        {"q2_k_m", LLM_MIX_Q2_K},   {"q3_k_s", LLM_MIX_Q3_K_S},  {"q3_k_m", LLM_MIX_Q3_K_M},
-        {"q3_k_l", LLM_MIX_Q3_K_L}, {"q4_k_s", LLM_MIX_Q4_K_S},  {"q4_k_m", LLM_MIX_Q4_K_M},
-        {"q5_k_s", LLM_MIX_Q5_K_S}, {"q5_k_m", LLM_MIX_Q5_K_M}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (strcmp(s, types[i].n) == 0) {
-            *out = types[i].t;
-            return 0;
-        }
-    }
-    fprintf(stderr, "kllm make-model: unknown --type '%s' (try --help)\n", s);
-    return -1;
-}
-
 int cli_make_model(int argc, char **argv)
 {
     struct llm_make_params p = {.type = -1};
@@ -134,7 +110,10 @@ int cli_make_model(int argc, char **argv)
         else if (strcmp(a, "--rope-base") == 0) {
             if (cli_parse_f32("make-model", a, v, &p.rope_base) < 0 || p.rope_base <= 0) return 2;
         } else if (strcmp(a, "--type") == 0) {
-            if (parse_type(v, &p.type) < 0) return 2;
+            if ((p.type = llm_make_type(v)) < 0) {
+                fprintf(stderr, "kllm make-model: unknown --type '%s' (try --help)\n", v);
+                return 2;
+            }
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_u64("make-model", a, v, &p.seed) < 0) return 2;
         } else if (strcmp(a, "--scale") == 0) {

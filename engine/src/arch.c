@@ -15,10 +15,10 @@
  * implement, experts, per-layer head counts) is refused here by name, so a
  * file is never run wrongly.
  */
+#include "errors.h"
 #include "model.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,19 +38,6 @@ struct hp_reader {
     size_t whylen;
 };
 
-static int fail(struct hp_reader *r, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct hp_reader *r, int rc, const char *fmt, ...)
-{
-    if (r->why && r->whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->why, r->whylen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static const struct gguf_kv *find(struct hp_reader *r, const char *key)
 {
     char full[128];
@@ -64,15 +51,19 @@ static int get_count(struct hp_reader *r, const char *key, int32_t *out, int req
     const struct gguf_kv *kv = find(r, key);
     double d;
     if (!kv) {
-        if (required) return fail(r, LLM_ERR_FORMAT, "missing metadata %s.%s", r->arch, key);
+        if (required)
+            return err_set(r->why, r->whylen, LLM_ERR_FORMAT, "missing metadata %s.%s", r->arch,
+                           key);
         *out = def;
         return 0;
     }
     if (kv->type == GGUF_ARR)
-        return fail(r, LLM_ERR_UNSUPPORTED, "per-layer %s.%s is not supported", r->arch, key);
+        return err_set(r->why, r->whylen, LLM_ERR_UNSUPPORTED, "per-layer %s.%s is not supported",
+                       r->arch, key);
     if (gguf_kv_scalar(kv, &d) < 0 || kv->type == GGUF_F32 || kv->type == GGUF_F64 ||
         kv->type == GGUF_BOOL || d < 1 || d > (double)(1 << 24))
-        return fail(r, LLM_ERR_FORMAT, "metadata %s.%s is not a count in 1..2^24", r->arch, key);
+        return err_set(r->why, r->whylen, LLM_ERR_FORMAT,
+                       "metadata %s.%s is not a count in 1..2^24", r->arch, key);
     *out = (int32_t)d;
     return 0;
 }
@@ -85,7 +76,8 @@ static int get_float(struct hp_reader *r, const char *key, float *out, float def
     *out = def;
     if (!kv) return 0;
     if (kv->type == GGUF_STR || kv->type == GGUF_ARR || gguf_kv_scalar(kv, &d) < 0 || !isfinite(d))
-        return fail(r, LLM_ERR_FORMAT, "metadata %s.%s is not a number", r->arch, key);
+        return err_set(r->why, r->whylen, LLM_ERR_FORMAT, "metadata %s.%s is not a number", r->arch,
+                       key);
     *out = (float)d;
     return 0;
 }
@@ -102,10 +94,10 @@ static int parse_arch(struct hp_reader *r, struct hparams *hp)
         hp->arch = ARCH_LLAMA;
         return 0;
     }
-    return fail(r, LLM_ERR_UNSUPPORTED,
-                "architecture '%s' is not supported (llama, mistral, qwen2, qwen3, phi3, "
-                "gemma2, gemma3 are)",
-                r->arch);
+    return err_set(r->why, r->whylen, LLM_ERR_UNSUPPORTED,
+                   "architecture '%s' is not supported (llama, mistral, qwen2, qwen3, phi3, "
+                   "gemma2, gemma3 are)",
+                   r->arch);
 }
 
 static int read_rope(struct hp_reader *r, struct hparams *hp)
@@ -118,8 +110,8 @@ static int read_rope(struct hp_reader *r, struct hparams *hp)
         struct gguf_str s;
         const uint8_t *p = kv->val;
         if (kv->type != GGUF_STR)
-            return fail(r, LLM_ERR_FORMAT, "metadata %s.rope.scaling.type is not a string",
-                        r->arch);
+            return err_set(r->why, r->whylen, LLM_ERR_FORMAT,
+                           "metadata %s.rope.scaling.type is not a string", r->arch);
         s = gguf_next_str(&p);
         snprintf(type, sizeof type, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
     }
@@ -133,17 +125,17 @@ static int read_rope(struct hp_reader *r, struct hparams *hp)
         if ((rc = get_float(r, "rope.scale_linear", &factor, 0.0f)) < 0) return rc;
     }
     if (!(hp->rope_base > 0.0f) || factor < 0.0f || !(hp->rope_mscale > 0.0f))
-        return fail(r, LLM_ERR_FORMAT, "invalid rope parameters");
+        return err_set(r->why, r->whylen, LLM_ERR_FORMAT, "invalid rope parameters");
     hp->rope_scale = factor == 0.0f ? 1.0f : 1.0f / factor;
     if (strcmp(type, "none") == 0) {
         hp->rope_scale = 1.0f;
     } else if (type[0] && strcmp(type, "linear") != 0 &&
                !(strcmp(type, "longrope") == 0 &&
                  (hp->arch == ARCH_LLAMA || hp->arch == ARCH_PHI3))) {
-        return fail(r, LLM_ERR_UNSUPPORTED,
-                    "rope scaling '%s' is not supported (none, linear, and llama/phi3 "
-                    "longrope are)",
-                    type);
+        return err_set(r->why, r->whylen, LLM_ERR_UNSUPPORTED,
+                       "rope scaling '%s' is not supported (none, linear, and llama/phi3 "
+                       "longrope are)",
+                       type);
     }
     hp->rope_neox = hp->arch != ARCH_LLAMA;
     hp->rope_base_swa = hp->rope_base;
@@ -158,7 +150,8 @@ static int read_gemma(struct hp_reader *r, struct hparams *hp)
     float swa = 0.0f;
     if ((rc = get_float(r, "attention.sliding_window", &swa, 0.0f)) < 0) return rc;
     if (swa < 0.0f || swa > (float)(1 << 24))
-        return fail(r, LLM_ERR_FORMAT, "invalid %s.attention.sliding_window", r->arch);
+        return err_set(r->why, r->whylen, LLM_ERR_FORMAT, "invalid %s.attention.sliding_window",
+                       r->arch);
     if (hp->arch == ARCH_GEMMA2) {
         hp->n_swa = swa > 0.0f ? (int32_t)swa : 4096;
         hp->swa_pattern = 2;
@@ -173,7 +166,7 @@ static int read_gemma(struct hp_reader *r, struct hparams *hp)
         if ((rc = get_float(r, "final_logit_softcapping", &hp->final_softcap, 0.0f)) < 0) return rc;
     }
     if (hp->attn_softcap < 0.0f || hp->final_softcap < 0.0f)
-        return fail(r, LLM_ERR_FORMAT, "invalid soft-capping value");
+        return err_set(r->why, r->whylen, LLM_ERR_FORMAT, "invalid soft-capping value");
     /* The 27B models scale queries by the model width per head, the others
      * by the head size; the layer count tells them apart, as in the
      * reference implementation. */
@@ -209,39 +202,40 @@ int arch_load_hparams(const struct gguf_file *f, struct hparams *hp, char *arch,
         (rc = get_count(&r, "expert_count", &n_experts, 0, 0)) < 0)
         return rc;
     if (n_experts > 0)
-        return fail(&r, LLM_ERR_UNSUPPORTED,
-                    "mixture-of-experts models (%s.expert_count=%d) are "
-                    "not supported",
-                    arch, n_experts);
+        return err_set(r.why, r.whylen, LLM_ERR_UNSUPPORTED,
+                       "mixture-of-experts models (%s.expert_count=%d) are "
+                       "not supported",
+                       arch, n_experts);
     if (hp->n_kv_heads > hp->n_heads || hp->n_heads % hp->n_kv_heads != 0)
-        return fail(&r, LLM_ERR_FORMAT, "%d heads cannot share %d KV heads", hp->n_heads,
-                    hp->n_kv_heads);
+        return err_set(r.why, r.whylen, LLM_ERR_FORMAT, "%d heads cannot share %d KV heads",
+                       hp->n_heads, hp->n_kv_heads);
     if ((rc = get_count(&r, "attention.key_length", &key_len, 0, hp->dim / hp->n_heads)) < 0 ||
         (rc = get_count(&r, "attention.value_length", &val_len, 0, key_len)) < 0)
         return rc;
     if (!find(&r, "attention.key_length") && hp->dim % hp->n_heads != 0)
-        return fail(&r, LLM_ERR_FORMAT, "embedding length %d is not a multiple of %d heads",
-                    hp->dim, hp->n_heads);
+        return err_set(r.why, r.whylen, LLM_ERR_FORMAT,
+                       "embedding length %d is not a multiple of %d heads", hp->dim, hp->n_heads);
     if (val_len != key_len)
-        return fail(&r, LLM_ERR_UNSUPPORTED, "key length %d != value length %d is not supported",
-                    key_len, val_len);
+        return err_set(r.why, r.whylen, LLM_ERR_UNSUPPORTED,
+                       "key length %d != value length %d is not supported", key_len, val_len);
     hp->head_dim = key_len;
     if (hp->head_dim > 512 || hp->head_dim % 2 != 0)
-        return fail(&r, LLM_ERR_UNSUPPORTED, "head size %d is not supported (even, at most 512)",
-                    hp->head_dim);
+        return err_set(r.why, r.whylen, LLM_ERR_UNSUPPORTED,
+                       "head size %d is not supported (even, at most 512)", hp->head_dim);
     hp->q_dim = hp->head_dim * hp->n_heads;
     hp->kv_dim = hp->head_dim * hp->n_kv_heads;
     if ((rc = get_count(&r, "rope.dimension_count", &hp->rope_dim, 0, hp->head_dim)) < 0) return rc;
     if (hp->rope_dim > hp->head_dim || hp->rope_dim % 2 != 0)
-        return fail(&r, LLM_ERR_FORMAT, "rope dimension %d does not fit head size %d", hp->rope_dim,
-                    hp->head_dim);
+        return err_set(r.why, r.whylen, LLM_ERR_FORMAT,
+                       "rope dimension %d does not fit head size %d", hp->rope_dim, hp->head_dim);
     if (hp->arch == ARCH_LLAMA && hp->rope_dim != hp->head_dim)
-        return fail(&r, LLM_ERR_FORMAT, "llama rope dimension %d must equal the head size %d",
-                    hp->rope_dim, hp->head_dim);
+        return err_set(r.why, r.whylen, LLM_ERR_FORMAT,
+                       "llama rope dimension %d must equal the head size %d", hp->rope_dim,
+                       hp->head_dim);
     if ((rc = get_float(&r, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f)) < 0)
         return rc;
     if (!(hp->rms_eps > 0.0f) || hp->rms_eps > 1.0f)
-        return fail(&r, LLM_ERR_FORMAT, "invalid rms epsilon");
+        return err_set(r.why, r.whylen, LLM_ERR_FORMAT, "invalid rms epsilon");
     if ((rc = read_rope(&r, hp)) < 0) return rc;
 
     hp->q_scale = 1.0f;

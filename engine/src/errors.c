@@ -1,5 +1,20 @@
-/* llm_strerror and type names: the engine's status codes in words. */
+/* errors: llm_strerror (the status codes in words) and err_set (errors.h). */
+#include "errors.h"
 #include "kllm/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int err_set(char *buf, size_t len, int rc, const char *fmt, ...)
+{
+    if (buf && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, len, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
 
 const char *llm_strerror(int err)
 {

@@ -333,11 +333,10 @@ static int write_hparams(struct gguf_writer *w, const struct llm_make_params *p,
 
 static int parse_shape(const struct llm_make_params *p, struct shape *s, char *why, size_t len)
 {
-    static const char *const names[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"};
     memset(s, 0, sizeof *s);
-    s->arch = -1;
-    for (int32_t i = 0; i < 6; i++)
-        if (!p->arch || strcmp(p->arch, names[i]) == 0) s->arch = p->arch ? i : ARCH_LLAMA;
+    s->arch = p->arch ? -1 : ARCH_LLAMA;
+    for (int32_t i = ARCH_LLAMA; p->arch && i <= ARCH_GEMMA3; i++)
+        if (strcmp(p->arch, arch_name(i)) == 0) s->arch = i;
     if (s->arch < 0) {
         snprintf(why, len, "unknown architecture '%s' (llama, qwen2, qwen3, phi3, gemma2, gemma3)",
                  p->arch);
@@ -372,6 +371,25 @@ static int parse_shape(const struct llm_make_params *p, struct shape *s, char *w
         return LLM_ERR_ARG;
     }
     return 0;
+}
+
+int32_t llm_make_type(const char *name)
+{
+    static const struct {
+        const char *n;
+        int32_t t;
+    } types[] = {
+        {"f32", LLM_TYPE_F32},      {"f16", LLM_TYPE_F16},       {"bf16", LLM_TYPE_BF16},
+        {"q8_0", LLM_TYPE_Q8_0},    {"q4_0", LLM_TYPE_Q4_0},     {"q4_1", LLM_TYPE_Q4_1},
+        {"q5_0", LLM_TYPE_Q5_0},    {"q5_1", LLM_TYPE_Q5_1},     {"q2_k", LLM_TYPE_Q2_K},
+        {"q3_k", LLM_TYPE_Q3_K},    {"q4_k", LLM_TYPE_Q4_K},     {"q5_k", LLM_TYPE_Q5_K},
+        {"q6_k", LLM_TYPE_Q6_K},    {"iq4_nl", LLM_TYPE_IQ4_NL}, {"iq4_xs", LLM_TYPE_IQ4_XS},
+        {"q2_k_m", LLM_MIX_Q2_K},   {"q3_k_s", LLM_MIX_Q3_K_S},  {"q3_k_m", LLM_MIX_Q3_K_M},
+        {"q3_k_l", LLM_MIX_Q3_K_L}, {"q4_k_s", LLM_MIX_Q4_K_S},  {"q4_k_m", LLM_MIX_Q4_K_M},
+        {"q5_k_s", LLM_MIX_Q5_K_S}, {"q5_k_m", LLM_MIX_Q5_K_M}};
+    for (size_t i = 0; name && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(name, types[i].n) == 0) return types[i].t;
+    return -1;
 }
 
 int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen)

@@ -1,9 +1,9 @@
 /* model: build a LLaMA-family model from a parsed GGUF file (hyper-
  * parameters from `<arch>.*` keys, tensors by their GGUF names). */
+#include "errors.h"
 #include "model.h"
 #include "quant.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,33 +14,22 @@ struct loader {
     size_t errlen;
 };
 
-static int fail(struct loader *ld, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct loader *ld, int rc, const char *fmt, ...)
-{
-    if (ld->err && ld->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ld->err, ld->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* Finds tensor `name` and checks type and shape {n_in, n_out}. */
 static int get_mat(struct loader *ld, const char *name, int64_t n_in, int64_t n_out, struct wmat *w)
 {
     const struct gguf_tensor *t = gguf_find_tensor(ld->f, name);
-    if (!t) return fail(ld, LLM_ERR_FORMAT, "missing tensor %s", name);
+    if (!t) return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT, "missing tensor %s", name);
     if (!q_type_supported(t->type))
-        return fail(ld, LLM_ERR_UNSUPPORTED, "tensor %s has type %s, which the engine does not run",
-                    name, gguf_type_traits(t->type).name);
+        return err_set(ld->err, ld->errlen, LLM_ERR_UNSUPPORTED,
+                       "tensor %s has type %s, which the engine does not run", name,
+                       gguf_type_traits(t->type).name);
     if (t->ne[0] != (uint64_t)n_in || t->ne[1] != (uint64_t)n_out || t->ne[2] != 1 || t->ne[3] != 1)
-        return fail(ld, LLM_ERR_FORMAT, "tensor %s has shape [%llu, %llu], expected [%lld, %lld]",
-                    name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
-                    (long long)n_in, (long long)n_out);
+        return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT,
+                       "tensor %s has shape [%llu, %llu], expected [%lld, %lld]", name,
+                       (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (long long)n_in,
+                       (long long)n_out);
     if (((uintptr_t)t->data & 1) != 0)
-        return fail(ld, LLM_ERR_FORMAT, "tensor %s is misaligned", name);
+        return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT, "tensor %s is misaligned", name);
     w->type = t->type;
     w->n_in = n_in;
     w->n_out = n_out;
@@ -55,12 +44,15 @@ static int get_vec(struct loader *ld, const char *name, int64_t n, const float *
 {
     const struct gguf_tensor *t = gguf_find_tensor(ld->f, name);
     *out = NULL;
-    if (!t) return required ? fail(ld, LLM_ERR_FORMAT, "missing tensor %s", name) : 0;
+    if (!t)
+        return required ? err_set(ld->err, ld->errlen, LLM_ERR_FORMAT, "missing tensor %s", name)
+                        : 0;
     if (t->type != LLM_TYPE_F32 || t->ne[0] != (uint64_t)n || t->ne[1] != 1 || t->ne[2] != 1 ||
         t->ne[3] != 1)
-        return fail(ld, LLM_ERR_FORMAT, "tensor %s must be f32 [%lld]", name, (long long)n);
+        return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT, "tensor %s must be f32 [%lld]", name,
+                       (long long)n);
     if (((uintptr_t)t->data & 3) != 0)
-        return fail(ld, LLM_ERR_FORMAT, "tensor %s is misaligned", name);
+        return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT, "tensor %s is misaligned", name);
     *out = (const float *)(const void *)t->data;
     return 0;
 }
@@ -89,10 +81,12 @@ static int load_rope_factors(struct loader *ld, struct llm_model *m)
         (rc = get_vec(ld, "rope_factors_long.weight", n, &m->rope_ff_long, 0)) < 0)
         return rc;
     if (!m->rope_ff != !m->rope_ff_long)
-        return fail(ld, LLM_ERR_FORMAT, "rope_factors_short/long must come together");
+        return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT,
+                       "rope_factors_short/long must come together");
     for (int64_t i = 0; i < n; i++) {
         if (!(m->rope_ff ? m->rope_ff[i] > 0.0f && m->rope_ff_long[i] > 0.0f : 1))
-            return fail(ld, LLM_ERR_FORMAT, "rope frequency factors must be positive");
+            return err_set(ld->err, ld->errlen, LLM_ERR_FORMAT,
+                           "rope frequency factors must be positive");
     }
     return 0;
 }
@@ -161,8 +155,8 @@ static int load_layer(struct loader *ld, struct llm_model *m, int32_t l)
     for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
         snprintf(name, sizeof name, "blk.%d.%s", l, unused[i]);
         if (gguf_find_tensor(ld->f, name))
-            return fail(ld, LLM_ERR_UNSUPPORTED, "tensor %s is not supported for %s", name,
-                        arch_name(hp->arch));
+            return err_set(ld->err, ld->errlen, LLM_ERR_UNSUPPORTED,
+                           "tensor %s is not supported for %s", name, arch_name(hp->arch));
     }
 #undef NAME
     L->swa = hp->swa_pattern > 0 && l % hp->swa_pattern < hp->swa_pattern - 1;
@@ -183,7 +177,8 @@ static int load_tensors(struct loader *ld, struct llm_model *m)
         m->output = m->tok_embd; /* tied embeddings */
     }
     if (gguf_find_tensor(ld->f, "output.bias"))
-        return fail(ld, LLM_ERR_UNSUPPORTED, "tensor output.bias is not supported");
+        return err_set(ld->err, ld->errlen, LLM_ERR_UNSUPPORTED,
+                       "tensor output.bias is not supported");
     if ((rc = load_rope_factors(ld, m)) < 0) return rc;
     m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
     if (!m->layers) return LLM_ERR_NOMEM;
@@ -225,7 +220,7 @@ int model_from_gguf(struct gguf_file *f, struct llm_model **out, char *why, size
     if (gguf_get_str(f, "tokenizer.chat_template", &s) == 0 && s.len < (1u << 20)) {
         m->chat_template = malloc(s.len + 1);
         if (!m->chat_template) {
-            rc = fail(&ld, LLM_ERR_NOMEM, "out of memory");
+            rc = err_set(ld.err, ld.errlen, LLM_ERR_NOMEM, "out of memory");
             goto out;
         }
         copy_gstr(m->chat_template, s.len + 1, s);

@@ -39,18 +39,6 @@
  * models are compared strictly. */
 #define NEAR_TIE 0.15f
 
-static const struct {
-    const char *n;
-    int32_t t;
-} type_names[] = {
-    {"f32", LLM_TYPE_F32},      {"f16", LLM_TYPE_F16},       {"bf16", LLM_TYPE_BF16},
-    {"q8_0", LLM_TYPE_Q8_0},    {"q4_0", LLM_TYPE_Q4_0},     {"q4_1", LLM_TYPE_Q4_1},
-    {"q5_0", LLM_TYPE_Q5_0},    {"q5_1", LLM_TYPE_Q5_1},     {"q2_k", LLM_TYPE_Q2_K},
-    {"q3_k", LLM_TYPE_Q3_K},    {"q4_k", LLM_TYPE_Q4_K},     {"q5_k", LLM_TYPE_Q5_K},
-    {"q6_k", LLM_TYPE_Q6_K},    {"iq4_nl", LLM_TYPE_IQ4_NL}, {"iq4_xs", LLM_TYPE_IQ4_XS},
-    {"q4_k_m", LLM_MIX_Q4_K_M}, {"q5_k_m", LLM_MIX_Q5_K_M},  {"q3_k_l", LLM_MIX_Q3_K_L},
-    {"q2_k_m", LLM_MIX_Q2_K}};
-
 /* Parses make-model flags ("--arch qwen2 --type f16 --dim 64 ...") into p;
  * strings point into buf. Returns 0, or -1 on an unknown flag. */
 static int parse_flags(char *buf, struct llm_make_params *p, const char **file)
@@ -75,10 +63,7 @@ static int parse_flags(char *buf, struct llm_make_params *p, const char **file)
         else if (strcmp(f, "--arch") == 0)
             p->arch = v;
         else if (strcmp(f, "--type") == 0) {
-            p->type = -1;
-            for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
-                if (strcmp(v, type_names[i].n) == 0) p->type = type_names[i].t;
-            if (p->type < 0) return -1;
+            if ((p->type = llm_make_type(v)) < 0) return -1;
         } else if (strcmp(f, "--dim") == 0)
             p->dim = (int32_t)n;
         else if (strcmp(f, "--layers") == 0)

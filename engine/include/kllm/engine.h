@@ -243,6 +243,9 @@ struct llm_make_params {
     int32_t tied;         /* no output.weight: the embedding is the output (gemma2 always) */
 };
 int llm_make_model(const struct llm_make_params *p, char *err, size_t errlen);
+/* The llm_make_params.type of a name as `kllm make-model --type` spells it
+ * ("f16", "q4_k", "q4_k_m", ...), or -1 for an unknown name. */
+int32_t llm_make_type(const char *name);
 
 /* ---- tensor types (GGUF / ggml ids) ---- */
 enum llm_type {
