@@ -379,11 +379,23 @@ for p in $traffic_pids; do wait "$p" 2>/dev/null; done
 traffic_pids=""
 f="$SYS_WORK/traffic-errors.codes"
 e500=$(grep -c '^500 ' "$f" || true)
-other=$(grep -v '^200 ' "$f" | grep -vc '^500 ' || true)
-[ "${e500:-0}" -gt 0 ] && [ "${other:-0}" = 0 ] &&
+# A streamed answer can also fail mid-stream with the same error: when the
+# canary itself generates "▁Once", the next step's logits are non-finite
+# (an error event after some tokens). Those count as the canary's errors
+# when their event says non-finite; anything else is another failure.
+estream=$(grep -c '^stream-error ' "$f" || true)
+other=$(grep -v '^200 ' "$f" | grep -v '^500 ' | grep -vc '^stream-error ' || true)
+bad_stream=0
+for g in "$SYS_WORK"/traffic-errors.failed.*; do
+    [ -f "$g" ] || continue
+    if grep -q '^data: {"error"' "$g" && ! grep '^data: {"error"' "$g" | grep -q 'non-finite'; then
+        bad_stream=$((bad_stream + 1))
+    fi
+done
+[ "${e500:-0}" -gt 0 ] && [ "${other:-0}" = 0 ] && [ "$bad_stream" = 0 ] &&
     grep -lq 'non-finite' "$SYS_WORK"/traffic-errors.failed.* 2>/dev/null &&
-    ok "under the canary: $(grep -c . "$f") requests, $e500 answered 500 (non-finite logits), no other failure" ||
-    fail "under the erroring canary: 500s $e500, other failures $other ($(grep -v '^200 ' "$f" | cut -d' ' -f1 | sort | uniq -c | tr '\n' ' '))"
+    ok "under the canary: $(grep -c . "$f") requests, $e500 answered 500 and ${estream:-0} ended with an error event (non-finite logits), no other failure" ||
+    fail "under the erroring canary: 500s $e500, non-finite stream errors ${estream:-0}, other failures $other, other stream errors $bad_stream ($(grep -v '^200 ' "$f" | cut -d' ' -f1 | sort | uniq -c | tr '\n' ' '))"
 eq "2 2/2" model tiny '{.status.stableRevision} {.status.ready}' && ok "stable revision 2 kept 2/2 ready" ||
     fail "stable after the error rollback: $(jp model tiny '{.status.stableRevision} {.status.ready}')"
 apply_tiny "$FS/v2/tiny.gguf" "$SHA1" 512
