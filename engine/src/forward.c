@@ -17,7 +17,7 @@
  *   x += [post_norm](Wdown (act(Wgate xb) * Wup xb))      act: silu or gelu
  *
  * then rmsnorm + output matrix [+ soft-capping] for the entries that asked
- * for logits. Every buffer is allocated by llm_ctx_new; decoding never
+ * for logits; the last layer's FFN runs only for those rows. Every buffer is allocated by llm_ctx_new; decoding never
  * allocates.
  */
 #include "kernels.h"
@@ -245,8 +245,9 @@ static void rope(float *x, int32_t n_heads, const struct hparams *hp, const floa
         for (int32_t i = 0; i < half; i++) {
             float *a = v + i * stride, *b = a + off;
             float x0 = *a, x1 = *b;
-            *a = x0 * cs[i] - x1 * sn[i];
-            *b = x0 * sn[i] + x1 * cs[i];
+            /* rounded as the reference's compiled code does (one FMA each) */
+            *a = fmaf(x0, cs[i], -(x1 * sn[i]));
+            *b = fmaf(x0, sn[i], x1 * cs[i]);
         }
     }
 }
@@ -346,7 +347,8 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
 {
     const struct llm_model *m = c->m;
     const struct hparams *hp = &m->hp;
-    const int32_t n = b->n, dim = hp->dim, ffn = hp->ffn_dim;
+    const int32_t dim = hp->dim, ffn = hp->ffn_dim;
+    int32_t n = b->n; /* rows in flight: every entry, then only the logit rows */
 
 #pragma omp for schedule(static)
     for (int32_t i = 0; i < n; i++) {
@@ -372,6 +374,17 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
         if (L->attn_post_norm) norm_rows(c->xb, n, dim, L->attn_post_norm, hp->rms_eps);
         kern_add(c->x, c->xb, (size_t)n * dim);
 #pragma omp barrier
+        if (l == hp->n_layers - 1) {
+            /* The last FFN only for the rows that want logits (the cache
+             * is complete): packed to the front, in order. */
+#pragma omp single
+            for (int32_t j = 0; j < nl; j++)
+                if (c->logit_src[j] != j)
+                    memcpy(c->x + (size_t)j * dim, c->x + (size_t)c->logit_src[j] * dim,
+                           sizeof(float) * (size_t)dim);
+            n = nl;
+            if (n == 0) break;
+        }
 #pragma omp for schedule(static)
         for (int32_t i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * dim, c->x + (size_t)i * dim, L->ffn_norm, dim, hp->rms_eps);
@@ -388,11 +401,10 @@ static void forward(struct llm_ctx *c, const struct llm_batch *b, int32_t nl)
         kern_add(c->x, c->xb, (size_t)n * dim);
 #pragma omp barrier
     }
-    /* Logits only for the entries that want them, packed into xb rows. */
+    /* Logits for the entries that want them (packed rows of x). */
 #pragma omp for schedule(static)
     for (int32_t j = 0; j < nl; j++)
-        rmsnorm(c->xb + (size_t)j * dim, c->x + (size_t)c->logit_src[j] * dim, m->out_norm, dim,
-                hp->rms_eps);
+        rmsnorm(c->xb + (size_t)j * dim, c->x + (size_t)j * dim, m->out_norm, dim, hp->rms_eps);
     if (nl > 0) matmul(c, c->logits, &m->output, c->xb, nl);
     if (nl > 0 && hp->final_softcap > 0.0f) {
         const float cap = hp->final_softcap, inv = 1.0f / cap;

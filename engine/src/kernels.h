@@ -75,6 +75,9 @@ void kern_add(float *x, const float *y, size_t n);
 /* ---- the AVX2 path (kernels_avx2.c), called through the entry points
  * above; activations in kern_act_type() of the AVX2 path ---- */
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+/* As kern_dot_avx2 for a row of a batch of two or more: F16 and F32 sum in
+ * the reference's tile order there, its vector order for a single row. */
+float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* One weight row against four activation rows xstride bytes apart. */
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
                     float out[4]);

@@ -32,6 +32,15 @@ AVX2 static inline float hsum_ps(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* The reference's horizontal sum of its f32 vector sums (AVX2 build):
+ * halves added, then two horizontal adds: (v0+v4 + v1+v5) + (v2+v6 + v3+v7). */
+AVX2 static inline float hsum_hadd(__m256 v)
+{
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    t = _mm_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_hadd_ps(t, t));
+}
+
 /* 32 signed int8 pairs -> 8 int32 partial sums, as floats. */
 AVX2 static inline __m256 dot_i8(__m256i a, __m256i b)
 {
@@ -63,9 +72,9 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
 {
     const struct block_q8_0 *a = w;
     const struct kblock_q8f *b = x;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t nb = n / QK, k = 0;
-    for (; k + 1 < nb; k += 2) {
+    /* one accumulator, as the reference's kernels have it (same bits) */
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t k = 0; k < n / QK; k++) {
         /* In decode the weight rows stream from memory once per token; the
          * hardware prefetchers alone leave each core short of the memory
          * bandwidth. Asking for the line PF_AHEAD bytes on (rows are
@@ -73,23 +82,13 @@ AVX2 static float dot_q8_0(const void *w, const void *x, int64_t n)
          * decode from about 21 to 25 t/s and small from 172 to 205 (two
          * threads, interleaved runs). F16 (already at the bandwidth), Q4_0
          * (unpacking-bound) and the 2x4 tiles (compute-bound) did not gain. */
-        _mm_prefetch((const char *)(const void *)(a + k) + PF_AHEAD, _MM_HINT_T0);
-        __m256 d0 = _mm256_set1_ps(h2f(a[k].d) * b[k].d);
-        __m256 d1 = _mm256_set1_ps(h2f(a[k + 1].d) * b[k + 1].d);
-        __m256 p0 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
-                           _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        __m256 p1 = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k + 1].qs),
-                           _mm256_loadu_si256((const __m256i *)(const void *)b[k + 1].qs));
-        acc0 = _mm256_fmadd_ps(d0, p0, acc0);
-        acc1 = _mm256_fmadd_ps(d1, p1, acc1);
-    }
-    for (; k < nb; k++) {
+        if ((k & 1) == 0) _mm_prefetch((const char *)(const void *)(a + k) + PF_AHEAD, _MM_HINT_T0);
         __m256 d = _mm256_set1_ps(h2f(a[k].d) * b[k].d);
         __m256 p = dot_i8(_mm256_loadu_si256((const __m256i *)(const void *)a[k].qs),
                           _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        acc0 = _mm256_fmadd_ps(d, p, acc0);
+        acc = _mm256_fmadd_ps(d, p, acc);
     }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+    return hsum_ps(acc);
 }
 
 AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
@@ -105,7 +104,10 @@ AVX2 static float dot_q4_0(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
-/* F16 weights against activations already widened to f32. */
+/* F16 weights against activations already widened to f32 (and rounded to
+ * f16), one activation row: the reference's vector dot (decode), four
+ * accumulators over each 32 elements, reduced pairwise, the rest one by
+ * one in double. */
 AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
 {
     const uint16_t *a = w;
@@ -121,11 +123,25 @@ AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
             acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i + 8 * j), acc[j]);
         }
     }
-    for (; i + 8 <= n; i += 8) {
-        __m256 va = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
-        acc[0] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i), acc[0]);
-    }
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    double s = hsum_hadd(
+        _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+    for (; i < n; i++) s += (double)(q_f16_to_f32(a[i]) * b[i]);
+    return (float)s;
+}
+
+/* The same for a row of a batch of two or more: the reference's tile
+ * order, one accumulator of eight lanes (the 1x4 and 2x4 tiles below). */
+AVX2 static float dot_f16_f32_tile(const void *w, const void *x, int64_t n)
+{
+    const uint16_t *a = w;
+    const float *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i))),
+            _mm256_loadu_ps(b + i), acc);
+    float s = hsum_ps(acc);
     for (; i < n; i++) s += q_f16_to_f32(a[i]) * b[i];
     return s;
 }
@@ -150,16 +166,31 @@ AVX2 static float dot_bf16(const void *w, const void *x, int64_t n)
     return s;
 }
 
+/* F32 weights, one activation row: the reference's vector dot. */
 AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
 {
     const float *a = w, *b = x;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    }
-    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * j), _mm256_loadu_ps(b + i + 8 * j),
+                                     acc[j]);
+    float s = hsum_hadd(
+        _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+    for (; i < n; i++) s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+/* F32 weights, a row of a batch of two or more: the reference's tile order. */
+AVX2 static float dot_f32_tile(const void *w, const void *x, int64_t n)
+{
+    const float *a = w, *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum_ps(acc);
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -168,11 +199,14 @@ AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
 
 AVX2 static inline __m256 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d)
 {
-    /* lanes 0..3 of the result hold the horizontal sums of a, b, c, d */
-    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
-    __m256 abcd = _mm256_hadd_ps(ab, cd);
-    __m128 lo = _mm256_castps256_ps128(abcd), hi = _mm256_extractf128_ps(abcd, 1);
-    return _mm256_castps128_ps256(_mm_add_ps(lo, hi));
+    /* lanes 0..3 of the result hold the horizontal sums of a, b, c, d, each
+     * added in hsum_ps's order (the reference's tile kernels use it) */
+    __m128 r0 = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 r1 = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
+    __m128 r2 = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
+    __m128 r3 = _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    return _mm256_castps128_ps256(_mm_add_ps(_mm_add_ps(r0, r2), _mm_add_ps(r1, r3)));
 }
 
 /* One Q8_0 / Q4_0 weight row against four Q8_0 activation rows. */
@@ -356,27 +390,36 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
     /* hd is a multiple of 8 (checked by the caller) and at most 512. */
     __m256 qv[64];
     __m128i acc[64];
-    const int32_t nv = hd / 8;
+    float qs[512];
+    const int32_t nv = hd / 8, n32 = hd & ~31;
     for (int32_t j = 0; j < nv; j++) { /* round q to f16 like the K cache */
         qv[j] =
             _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + 8 * j), _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_ps(qs + 8 * j, qv[j]);
         acc[j] = _mm_setzero_si128();
     }
     if (softcap > 0.0f) scale /= softcap;
     float m = -INFINITY, sum = 0.0f;
     for (int32_t t = 0; t < n_pos; t++) {
         const uint16_t *kt = k + (size_t)t * kv_stride, *vt = v + (size_t)t * kv_stride;
-        __m256 d8 = _mm256_setzero_ps();
-        for (int32_t j = 0; j < nv; j++)
-            d8 = _mm256_fmadd_ps(
+        /* the reference's f16 dot: four accumulators over each 32 elements,
+         * reduced pairwise, then the rest one by one in double */
+        __m256 d8[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                        _mm256_setzero_ps()};
+        for (int32_t j = 0; j < n32 / 8; j++)
+            d8[j & 3] = _mm256_fmadd_ps(
                 qv[j],
-                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))), d8);
-        float s = hsum_ps(d8) * scale, vs = 1.0f;
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))),
+                d8[j & 3]);
+        double dot = hsum_hadd(
+            _mm256_add_ps(_mm256_add_ps(d8[0], d8[2]), _mm256_add_ps(d8[1], d8[3])));
+        for (int32_t d = n32; d < hd; d++) dot += (double)(qs[d] * q_f16_to_f32(kt[d]));
+        float s = (float)dot * scale, vs = 1.0f, ms1 = 1.0f;
         if (softcap > 0.0f) s = softcap * tanhf(s);
         if (s > m) {
             const __m256 ms = _mm256_set1_ps(expf(m - s));
             m = s;
-            sum *= _mm256_cvtss_f32(ms);
+            ms1 = _mm256_cvtss_f32(ms);
             for (int32_t j = 0; j < nv; j++)
                 acc[j] = _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(acc[j]), ms),
                                          _MM_FROUND_TO_NEAREST_INT);
@@ -390,7 +433,7 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
             acc[j] = _mm256_cvtps_ph(_mm256_fmadd_ps(vv, p, _mm256_cvtph_ps(acc[j])),
                                      _MM_FROUND_TO_NEAREST_INT);
         }
-        sum += vs;
+        sum = fmaf(sum, ms1, vs);
     }
     (void)scratch;
     const __m256 inv = _mm256_set1_ps(1.0f / sum);
@@ -426,8 +469,15 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
     default:
         if (kern_dot4_kq_avx2(wtype, w, x, xstride, n, out) == 0) break;
         for (int j = 0; j < 4; j++)
-            out[j] = kern_dot_avx2(wtype, w, (const uint8_t *)x + j * xstride, n);
+            out[j] = kern_dot_tile_avx2(wtype, w, (const uint8_t *)x + j * xstride, n);
     }
+}
+
+float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
+{
+    if (wtype == LLM_TYPE_F16) return dot_f16_f32_tile(w, x, n);
+    if (wtype == LLM_TYPE_F32) return dot_f32_tile(w, x, n);
+    return kern_dot_avx2(wtype, w, x, n);
 }
 
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
