@@ -11,14 +11,16 @@
  * Super-blocks: each 32 weights are unpacked to unsigned bytes and
  * multiplied with the int8 activations by maddubs (pairs into int16, no
  * saturation: at most 2 * 63 * 128), then by the sub-block scale with madd
- * (into int32). Offsets (Q4_K / Q5_K mins, Q6_K's -32) come from the
- * activation block's bsums instead of per-element work.
+ * (into int32). Offsets (Q4_K / Q5_K mins) come from the activation
+ * block's bsums instead of per-element work; Q6_K's -32 is taken per pair
+ * of elements so that each int32 lane holds what the reference's does.
  */
 #include "kernels.h"
 #include "kllm/engine.h"
 #include "quant.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -65,6 +67,7 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
+    float summs = 0.0f;
     for (int64_t k = 0; k < n / QK_K; k++) {
         const uint8_t *blk = (const uint8_t *)w + (size_t)k * wb;
         _mm_prefetch((const char *)blk + KQ_PF_AHEAD, _MM_HINT_T0);
@@ -78,7 +81,13 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
         __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)y[k].bsums);
         __m128i pair = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
         __m128i pm = _mm_madd_epi16(_mm256_extracti128_si256(smv, 1), pair);
-        accm = _mm_fmadd_ps(_mm_set1_ps(-y[k].d * _cvtsh_ss(b4->dmin)), _mm_cvtepi32_ps(pm), accm);
+        const float dmin = -y[k].d * _cvtsh_ss(b4->dmin);
+        if (five) { /* the reference sums Q5_K's mins term in one float */
+            __m128i t = _mm_hadd_epi32(_mm_hadd_epi32(pm, _mm_setzero_si128()), _mm_setzero_si128());
+            summs = fmaf(dmin, (float)_mm_cvtsi128_si32(t), summs);
+        } else {
+            accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(pm), accm);
+        }
         __m256i sc = _mm256_permute2x128_si256(smv, smv, 0x00); /* the scales in both lanes */
         const uint8_t *qs = five ? b5->qs : b4->qs;
         const int8_t *q8 = y[k].qs;
@@ -110,7 +119,7 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
     }
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
-    return hsum_f32(acc) + _mm_cvtss_f32(accm);
+    return hsum_f32(acc) + (five ? summs : _mm_cvtss_f32(accm));
 }
 
 /* Q6_K against Q8_K; the -32 of every quant comes off through bsums. */
@@ -118,16 +127,15 @@ AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
 {
     const struct block_q6_k *b = w;
     const struct block_q8_k *y = x;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3),
+                  m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK_K; k++) {
         _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD, _MM_HINT_T0);
         _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 64, _MM_HINT_T0);
         _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 128, _MM_HINT_T0);
         __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)b[k].scales);
-        __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)y[k].bsums);
-        __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bs), 5);
-        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        __m256i sumi = _mm256_setzero_si256();
         const int8_t *q8 = y[k].qs;
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
@@ -155,8 +163,12 @@ AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
                                    (long long)(0x0101010101010101ull * (unsigned)(2 * v)));
                 __m256i s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
                 __m256i a8 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 32 * v));
-                sumi =
-                    _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, _mm256_maddubs_epi16(q[g], a8)));
+                /* the -32 per pair of elements, not from bsums: each int32
+                 * lane then holds what the reference's does (the lanes are
+                 * summed in float) */
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], a8),
+                                               _mm256_maddubs_epi16(m32, a8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, p16));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[k].d * _cvtsh_ss(b[k].d)), _mm256_cvtepi32_ps(sumi),
