@@ -175,11 +175,31 @@ static void block_avx2(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int6
                 dot(wtype, w + (size_t)r * wrow_bytes, xb + (size_t)b * xrow_bytes, n_in);
 }
 
+/* Q4_K matrices of 8k rows, which the reference repacks and then sums in
+ * its own order: the activation rows in fours as tiles (when there are
+ * more than three), the rest one by one. Groups of four activation rows
+ * pass over the weight rows [r0, r1) (the block stays in L2). */
+static void block_q4_k_rp(const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t r0,
+                          int64_t r1, const uint8_t *xb, size_t xrow_bytes, float *out,
+                          size_t out_stride, int32_t nrows)
+{
+    const int32_t ntile = nrows > 3 ? nrows - nrows % 4 : 0;
+    for (int32_t b = 0; b < nrows; b += 4) {
+        const int32_t nb = nrows - b < 4 ? nrows - b : 4;
+        for (int64_t r = r0; r < r1; r++)
+            for (int32_t j = 0; j < nb; j++)
+                out[(size_t)(b + j) * out_stride + (size_t)r] =
+                    kern_dot_q4_k_rp_avx2(w + (size_t)r * wrow_bytes,
+                                          xb + (size_t)(b + j) * xrow_bytes, n_in, b + j < ntile);
+    }
+}
+
 void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t n_out,
                  const void *x, size_t xrow_bytes, float *out, size_t out_stride, int32_t nrows)
 {
     const uint8_t *xb = x;
     if (kern_path() == KERN_AVX2) {
+        const int rp = wtype == LLM_TYPE_Q4_K && n_out % 8 == 0;
         /* Blocks of weight rows of about 192 KiB (an even count, 2..64 rows),
          * split between the threads in contiguous runs. */
         int64_t rpb = (int64_t)((192u << 10) / (wrow_bytes ? wrow_bytes : 1));
@@ -188,7 +208,11 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
 #pragma omp for schedule(static) nowait
         for (int64_t k = 0; k < nblk; k++) {
             int64_t r0 = k * rpb, r1 = r0 + rpb < n_out ? r0 + rpb : n_out;
-            block_avx2(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
+            if (rp)
+                block_q4_k_rp(w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
+            else
+                block_avx2(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride,
+                           nrows);
         }
         return;
     }

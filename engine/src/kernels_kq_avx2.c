@@ -122,6 +122,63 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
     return hsum_f32(acc) + (five ? summs : _mm_cvtss_f32(accm));
 }
 
+AVX2 static inline int32_t hsum_epi32(__m256i v)
+{
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    return _mm_cvtsi128_si32(t);
+}
+
+/* Q4_K as the reference computes it once it has repacked a matrix whose
+ * row count is a multiple of 8 into interleaved groups of eight rows: the
+ * exact integer dot and mins term of every 64 elements (tile: the rows of
+ * a batch, taken four at a time) or of every super-block (a lone row) go
+ * into one float each by FMA with d_w * d_x and dmin_w * d_x; the result is
+ * their difference. The integer parts are as in dot1_k45. */
+AVX2 static float dot1_q4_k_rp(const void *w, const void *x, int64_t n, int tile)
+{
+    const struct block_q8_k *y = x;
+    const struct block_q4_k *b = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t k = 0; k < n / QK_K; k++) {
+        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 64, _MM_HINT_T0);
+        uint8_t sm[16];
+        k4_scales(b[k].scales, sm, sm + 8);
+        const float d = _cvtsh_ss(b[k].d) * y[k].d, dm = _cvtsh_ss(b[k].dmin) * y[k].d;
+        const int8_t *q8 = y[k].qs;
+        int32_t isum = 0, imin = 0;
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(const void *)(b[k].qs + 32 * c));
+            __m256i lo = _mm256_and_si256(raw, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c));
+            __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c + 32));
+            __m256i p = _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_set1_epi16(sm[2 * c]), _mm256_maddubs_epi16(lo, a0)),
+                _mm256_madd_epi16(_mm256_set1_epi16(sm[2 * c + 1]), _mm256_maddubs_epi16(hi, a1)));
+            const int16_t *bs = y[k].bsums + 4 * c;
+            int32_t is = hsum_epi32(p),
+                    im = sm[8 + 2 * c] * (bs[0] + bs[1]) + sm[9 + 2 * c] * (bs[2] + bs[3]);
+            if (tile) {
+                acc = fmaf((float)is, d, acc);
+                accm = fmaf((float)im, dm, accm);
+            } else {
+                isum += is;
+                imin += im;
+            }
+        }
+        if (!tile) {
+            acc = fmaf((float)isum, d, acc);
+            accm = fmaf((float)imin, dm, accm);
+        }
+    }
+    return acc - accm;
+}
+
 /* Q6_K against Q8_K; the -32 of every quant comes off through bsums. */
 AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
 {
@@ -320,6 +377,11 @@ int kern_dot_kq_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, fl
     case LLM_TYPE_Q5_1: *out = dot_q5_1(w, x, n); return 0;
     default: return -1;
     }
+}
+
+float kern_dot_q4_k_rp_avx2(const void *w, const void *x, int64_t n, int tile)
+{
+    return dot1_q4_k_rp(w, x, n, tile);
 }
 
 int kern_dot4_kq_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
