@@ -72,8 +72,9 @@ static void gelu_build(void)
     q_init();
     for (uint32_t h = 0; h < 65536; h++) {
         float x = q_f16_to_f32((uint16_t)h);
+        /* one FMA where the reference's compiled code has it */
         float y =
-            0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x * (1.0f + 0.044715f * x * x)));
+            0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x * fmaf(0.044715f * x, x, 1.0f)));
         gelu_table[h] = q_f32_to_f16(y);
     }
 }
@@ -184,7 +185,7 @@ static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
     uint32_t done_type = UINT32_MAX;
     for (int i = 0; i < n; i++) {
         const struct wmat *w = ws[i];
-        uint32_t dt = kern_act_type(w->type);
+        uint32_t dt = kern_act_type_mat(w->type, w->n_out);
         size_t qb = kern_act_row_bytes(dt, w->n_in);
         if (dt != done_type) {
             kern_quantize_rows(dt, x, (size_t)w->n_in, c->xq, qb, nrows);
@@ -194,7 +195,7 @@ static void matmuls(struct llm_ctx *c, const float *x, int32_t nrows, int n,
         kern_matmul(w->type, w->data, w->row_bytes, w->n_in, w->n_out, c->xq, qb, outs[i],
                     (size_t)w->n_out, nrows);
         /* a later weight with another dot type re-quantizes: wait for readers */
-        if (i + 1 < n && kern_act_type(ws[i + 1]->type) != dt) {
+        if (i + 1 < n && kern_act_type_mat(ws[i + 1]->type, ws[i + 1]->n_out) != dt) {
 #pragma omp barrier
         }
     }

@@ -77,8 +77,16 @@ uint32_t kern_act_type(uint32_t wtype)
     return q_dot_type(wtype);
 }
 
+uint32_t kern_act_type_mat(uint32_t wtype, int64_t n_out)
+{
+    if (kern_path() == KERN_AVX2 && wtype == LLM_TYPE_Q4_K && n_out % 8 == 0)
+        return KERN_ACT_Q8_K_RP;
+    return kern_act_type(wtype);
+}
+
 size_t kern_act_row_bytes(uint32_t act_type, int64_t n)
 {
+    if (act_type == KERN_ACT_Q8_K_RP) return q_row_bytes(LLM_TYPE_Q8_K, n);
     if (act_type == KERN_ACT_F16_AS_F32) return (size_t)n * 4;
     if (act_type == KERN_ACT_Q8_F32) return (size_t)(n / QK) * sizeof(struct kblock_q8f);
     return q_row_bytes(act_type, n);
@@ -94,6 +102,11 @@ void kern_quantize_rows(uint32_t act_type, const float *x, size_t n, void *dst, 
         /* the two KERN_ACT_ types are only chosen on the AVX2 path */
         if (act_type == KERN_ACT_F16_AS_F32)
             kern_round_f16_avx2(xr, (float *)(void *)d, (int64_t)n);
+        else if (act_type == KERN_ACT_Q8_K_RP)
+            if (nrows > 3 && b < nrows - nrows % 4)
+                q_quantize_q8_k_tile(xr, d, (int64_t)n);
+            else
+                q_quantize_row(LLM_TYPE_Q8_K, xr, d, (int64_t)n);
         else if (act_type == KERN_ACT_Q8_F32)
             kern_quantize_q8f_avx2(xr, (struct kblock_q8f *)(void *)d, (int64_t)n);
         else

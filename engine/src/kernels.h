@@ -39,7 +39,13 @@ struct kblock_q8f {
     float d;
     int8_t qs[32];
 };
+/* ... and Q4_K matrices of 8k rows (which the reference repacks) take Q8_K
+ * rows of which those of the four-row tiles (all but nrows % 4 when there
+ * are more than three) are quantized as its tile quantizer does. */
+#define KERN_ACT_Q8_K_RP 0x10003u
 uint32_t kern_act_type(uint32_t wtype);
+/* kern_act_type for a matrix of n_out rows */
+uint32_t kern_act_type_mat(uint32_t wtype, int64_t n_out);
 size_t kern_act_row_bytes(uint32_t act_type, int64_t n);
 
 /* Convert nrows rows of n floats (row stride n) into activation rows

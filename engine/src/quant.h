@@ -177,6 +177,7 @@ static inline void q_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint
 /* ---- quant_k.c, reached through the q_* entry points above: each returns
  * 0 when it handled `type`, -1 for a type that is not one of its own ---- */
 int qk_quantize_row(uint32_t type, const float *x, void *dst, int64_t n);
+void q_quantize_q8_k_tile(const float *x, void *dst, int64_t n);
 int qk_dequantize_row(uint32_t type, const void *src, float *y, int64_t n);
 int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *out);
 

@@ -387,6 +387,34 @@ static void quantize_q8_k(const float *x, struct block_q8_k *y, int64_t n)
     }
 }
 
+/* Q8_K as the reference quantizes the activation rows of its four-row
+ * tiles (repacked Q4_K): the scale's sign from whether +max|x| occurs, and
+ * q = round-half-even of the rounded product. Differs from quantize_q8_k
+ * only in ties of those two kinds. */
+void q_quantize_q8_k_tile(const float *x, void *dst, int64_t n)
+{
+    struct block_q8_k *y = dst;
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j++) amax = fmaxf(amax, fabsf(x[j]));
+        int pos = 0;
+        for (int j = 0; j < QK_K; j++) pos |= x[j] == amax;
+        memset(&y[b], 0, sizeof y[b]);
+        if (amax == 0.0f || !isfinite(amax)) continue;
+        float iscale = pos ? -127.0f / amax : 127.0f / amax;
+        for (int j = 0; j < QK_K; j++) {
+            float v = rintf(iscale * x[j]);
+            y[b].qs[j] = (int8_t)(v > 127.0f ? 127 : v < -128.0f ? -128 : (int)v);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int s = 0;
+            for (int i = 0; i < 16; i++) s += y[b].qs[16 * j + i];
+            y[b].bsums[j] = (int16_t)s;
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
 int qk_quantize_row(uint32_t type, const float *x, void *dst, int64_t n)
 {
     switch (type) {
