@@ -571,15 +571,32 @@ int qk_dequantize_row(uint32_t type, const void *src, float *y, int64_t n)
 /* Q3_K..Q6_K: super-block k's integer sums kept in eight lanes (element e
  * in lane e % 8) as ggml's portable dot keeps them; the caller scales the
  * lanes by d and adds them into its own eight running sums. */
-static void lanes_add(int32_t lanes[8], const int8_t *a, const int8_t *q8, int scale, int cnt)
+/* Integer sums in the reference's AVX2 lane layout: element e of a
+ * super-block goes to lane (e % 32) / 4. a and q8 point at element `at`. */
+static void lanes_add(int32_t lanes[8], const int8_t *a, const int8_t *q8, int scale, int at,
+                      int cnt)
 {
-    for (int e = 0; e < cnt; e++) lanes[e % 8] += scale * (int16_t)(a[e] * q8[e]);
+    for (int e = 0; e < cnt; e++) lanes[((at + e) % 32) / 4] += scale * (int16_t)(a[e] * q8[e]);
+}
+
+/* sums[l] += d * lanes[l], fused, as the reference's vector FMA */
+static void lanes_fma(float sums[8], float d, const int32_t lanes[8])
+{
+    for (int l = 0; l < 8; l++) sums[l] = fmaf(d, (float)lanes[l], sums[l]);
+}
+
+/* The reference's horizontal sum of eight lanes (hsum_float_8). */
+static float hsum8(const float v[8])
+{
+    float t[4];
+    for (int i = 0; i < 4; i++) t[i] = v[i + 4] + v[i];
+    return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
 int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *out)
 {
     const struct block_q8_k *y = x;
-    float sumf = 0.0f, sums[8] = {0};
+    float sumf = 0.0f, sums[8] = {0}, accm[4] = {0};
     int8_t a[QK_K];
     int32_t lanes[8];
     switch (wtype) {
@@ -619,20 +636,22 @@ int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *o
     case LLM_TYPE_Q2_K: {
         const struct block_q2_k *b = w;
         for (int64_t k = 0; k < n / QK_K; k++) {
-            int32_t summs = 0, isum = 0;
-            for (int j = 0; j < 16; j++) summs += y[k].bsums[j] * (b[k].scales[j] >> 4);
-            for (int e = 0; e < QK_K; e += 16) {
-                int32_t s = 0;
-                for (int i = e; i < e + 16; i++) {
-                    int c = i / 128, r = i % 128;
-                    s += y[k].qs[i] * ((b[k].qs[32 * c + r % 32] >> (2 * (r / 32))) & 3);
-                }
-                isum += (b[k].scales[e / 16] & 15) * s;
+            float d = y[k].d * q_f16_to_f32(b[k].d), dmin = -y[k].d * q_f16_to_f32(b[k].dmin);
+            for (int l = 0; l < 8; l++) /* the mins: lane l has sub-blocks 2l, 2l + 1 */
+                lanes[l] = (b[k].scales[2 * l] >> 4) * y[k].bsums[2 * l] +
+                           (b[k].scales[2 * l + 1] >> 4) * y[k].bsums[2 * l + 1];
+            lanes_fma(sums, dmin, lanes);
+            for (int e = 0; e < QK_K; e++) {
+                int c = e / 128, r = e % 128;
+                a[e] = (int8_t)((b[k].qs[32 * c + r % 32] >> (2 * (r / 32))) & 3);
             }
-            float dall = y[k].d * q_f16_to_f32(b[k].d), dmin = y[k].d * q_f16_to_f32(b[k].dmin);
-            sumf += dall * (float)isum - dmin * (float)summs;
+            memset(lanes, 0, sizeof lanes);
+            for (int j = 0; j < 16; j++)
+                lanes_add(lanes, a + 16 * j, y[k].qs + 16 * j, b[k].scales[j] & 15, 16 * j, 16);
+            lanes_fma(sums, d, lanes);
         }
-        break;
+        *out = hsum8(sums);
+        return 0;
     }
     case LLM_TYPE_Q3_K:
     case LLM_TYPE_Q6_K: {
@@ -651,10 +670,12 @@ int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *o
                 d = q_f16_to_f32(b->d) * y[k].d;
             }
             memset(lanes, 0, sizeof lanes);
-            for (int j = 0; j < 16; j++) lanes_add(lanes, a + 16 * j, y[k].qs + 16 * j, sc[j], 16);
-            for (int l = 0; l < 8; l++) sums[l] += d * (float)lanes[l];
+            for (int j = 0; j < 16; j++)
+                lanes_add(lanes, a + 16 * j, y[k].qs + 16 * j, sc[j], 16 * j, 16);
+            lanes_fma(sums, d, lanes);
         }
-        break;
+        *out = hsum8(sums);
+        return 0;
     }
     case LLM_TYPE_Q4_K:
     case LLM_TYPE_Q5_K: {
@@ -666,19 +687,24 @@ int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *o
             const struct block_q5_k *b5 = (const void *)blk;
             const uint8_t *qs = five ? b5->qs : b4->qs, *qh = five ? b5->qh : NULL;
             for (int e = 0; e < QK_K; e++) a[e] = (int8_t)q45_k_value(qs, qh, e);
-            int32_t summ = 0;
+            int32_t mins[4] = {0};
             memset(lanes, 0, sizeof lanes);
             for (int j = 0; j < 8; j++) {
                 uint8_t s, m;
                 q_get_scale_min_k4(j, b4->scales, &s, &m);
-                summ += (y[k].bsums[2 * j] + y[k].bsums[2 * j + 1]) * m;
-                lanes_add(lanes, a + 32 * j, y[k].qs + 32 * j, s, 32);
+                mins[j / 2] += (y[k].bsums[2 * j] + y[k].bsums[2 * j + 1]) * m;
+                lanes_add(lanes, a + 32 * j, y[k].qs + 32 * j, s, 0, 32);
             }
-            float d = q_f16_to_f32(b4->d) * y[k].d, dmin = q_f16_to_f32(b4->dmin) * y[k].d;
-            for (int l = 0; l < 8; l++) sums[l] += d * (float)lanes[l];
-            sumf -= dmin * (float)summ;
+            float d = q_f16_to_f32(b4->d) * y[k].d, dmin = -y[k].d * q_f16_to_f32(b4->dmin);
+            lanes_fma(sums, d, lanes);
+            if (five) { /* the mins: one float for Q5_K, four lanes for Q4_K */
+                sumf = fmaf(dmin, (float)(mins[0] + mins[1] + mins[2] + mins[3]), sumf);
+            } else {
+                for (int l = 0; l < 4; l++) accm[l] = fmaf(dmin, (float)mins[l], accm[l]);
+            }
         }
-        break;
+        *out = hsum8(sums) + (five ? sumf : (accm[0] + accm[2]) + (accm[1] + accm[3]));
+        return 0;
     }
     default: return -1;
     }
