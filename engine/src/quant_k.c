@@ -618,20 +618,21 @@ int qk_dot_ref(uint32_t wtype, const void *w, const void *x, int64_t n, float *o
         const struct block_iq4_xs *b = w;
         for (int64_t k = 0; k < n / QK_K; k++) {
             float d = q_f16_to_f32(b[k].d) * y[k].d;
+            memset(lanes, 0, sizeof lanes);
             for (int ib = 0; ib < 8; ib++) {
                 int ls = ((b[k].scales_l[ib / 2] >> (4 * (ib % 2))) & 15) |
                          (((b[k].scales_h >> (2 * ib)) & 3) << 4);
                 const uint8_t *qs = b[k].qs + 16 * ib;
-                const int8_t *q8 = y[k].qs + 32 * ib;
-                int32_t s1 = 0, s2 = 0;
                 for (int j = 0; j < 16; j++) {
-                    s1 += q8[j] * q_iq4nl_values[qs[j] & 15];
-                    s2 += q8[j + 16] * q_iq4nl_values[qs[j] >> 4];
+                    a[32 * ib + j] = q_iq4nl_values[qs[j] & 15];
+                    a[32 * ib + j + 16] = q_iq4nl_values[qs[j] >> 4];
                 }
-                sumf += d * (float)(ls - 32) * (float)(s1 + s2);
+                lanes_add(lanes, a + 32 * ib, y[k].qs + 32 * ib, ls - 32, 0, 32);
             }
+            lanes_fma(sums, d, lanes);
         }
-        break;
+        *out = hsum8(sums);
+        return 0;
     }
     case LLM_TYPE_Q2_K: {
         const struct block_q2_k *b = w;
