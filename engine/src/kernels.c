@@ -188,13 +188,19 @@ static void block_avx2(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int6
                 dot(wtype, w + (size_t)r * wrow_bytes, xb + (size_t)b * xrow_bytes, n_in);
 }
 
-/* Q4_K matrices of 8k rows, which the reference repacks and then sums in
- * its own order: the activation rows in fours as tiles (when there are
- * more than three), the rest one by one. Groups of four activation rows
- * pass over the weight rows [r0, r1) (the block stays in L2). */
-static void block_q4_k_rp(const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t r0,
-                          int64_t r1, const uint8_t *xb, size_t xrow_bytes, float *out,
-                          size_t out_stride, int32_t nrows)
+int kern_repacked(uint32_t wtype, int64_t n_out)
+{
+    return kern_path() == KERN_AVX2 && n_out % 8 == 0 &&
+           (wtype == LLM_TYPE_Q4_K || wtype == LLM_TYPE_Q4_0 || wtype == LLM_TYPE_IQ4_NL);
+}
+
+/* Matrices the reference repacks (kern_repacked) and then sums in its own
+ * order: the activation rows in fours as tiles (when there are more than
+ * three), the rest one by one. Groups of four activation rows pass over the
+ * weight rows [r0, r1) (the block stays in L2). */
+static void block_rp(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_in, int64_t r0,
+                     int64_t r1, const uint8_t *xb, size_t xrow_bytes, float *out,
+                     size_t out_stride, int32_t nrows)
 {
     const int32_t ntile = nrows > 3 ? nrows - nrows % 4 : 0;
     for (int32_t b = 0; b < nrows; b += 4) {
@@ -202,8 +208,8 @@ static void block_q4_k_rp(const uint8_t *w, size_t wrow_bytes, int64_t n_in, int
         for (int64_t r = r0; r < r1; r++)
             for (int32_t j = 0; j < nb; j++)
                 out[(size_t)(b + j) * out_stride + (size_t)r] =
-                    kern_dot_q4_k_rp_avx2(w + (size_t)r * wrow_bytes,
-                                          xb + (size_t)(b + j) * xrow_bytes, n_in, b + j < ntile);
+                    kern_dot_rp8_avx2(wtype, w + (size_t)r * wrow_bytes,
+                                      xb + (size_t)(b + j) * xrow_bytes, n_in, b + j < ntile);
     }
 }
 
@@ -212,7 +218,7 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
 {
     const uint8_t *xb = x;
     if (kern_path() == KERN_AVX2) {
-        const int rp = wtype == LLM_TYPE_Q4_K && n_out % 8 == 0;
+        const int rp = kern_repacked(wtype, n_out);
         /* Blocks of weight rows of about 192 KiB (an even count, 2..64 rows),
          * split between the threads in contiguous runs. */
         int64_t rpb = (int64_t)((192u << 10) / (wrow_bytes ? wrow_bytes : 1));
@@ -222,7 +228,7 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
         for (int64_t k = 0; k < nblk; k++) {
             int64_t r0 = k * rpb, r1 = r0 + rpb < n_out ? r0 + rpb : n_out;
             if (rp)
-                block_q4_k_rp(w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
+                block_rp(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
             else
                 block_avx2(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride,
                            nrows);

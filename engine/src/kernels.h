@@ -83,10 +83,13 @@ void kern_add(float *x, const float *y, size_t n);
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* As kern_dot_avx2 for a row of a batch of two or more: F16 and F32 sum in
  * the reference's tile order there, its vector order for a single row. */
-/* Q4_K in the order of the reference's repacked kernels (matrices whose
- * row count is a multiple of 8): tile for the rows of a batch taken four at
- * a time, else as a lone row. */
-float kern_dot_q4_k_rp_avx2(const void *w, const void *x, int64_t n, int tile);
+/* Q4_K, Q4_0 and IQ4_NL in the order of the reference's repacked kernels
+ * (matrices whose row count is a multiple of 8; kern_repacked): tile for
+ * the rows of a batch taken four at a time, else as a lone row (only Q4_K
+ * tells them apart). kern_dot_rp_avx2 has Q4_K and IQ4_NL. */
+int kern_repacked(uint32_t wtype, int64_t n_out);
+float kern_dot_rp8_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile);
+float kern_dot_rp_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile);
 float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* One weight row against four activation rows xstride bytes apart. */
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,

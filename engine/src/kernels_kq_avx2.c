@@ -37,6 +37,14 @@ AVX2 static inline float hsum_f32(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+AVX2 static inline int32_t hsum_epi32(__m256i v)
+{
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    return _mm_cvtsi128_si32(t);
+}
+
 /* ---- K-quants ---- */
 
 /* The eight six-bit scales and mins of a Q4_K / Q5_K block. */
@@ -120,14 +128,6 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
     return hsum_f32(acc) + (five ? summs : _mm_cvtss_f32(accm));
-}
-
-AVX2 static inline int32_t hsum_epi32(__m256i v)
-{
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-    return _mm_cvtsi128_si32(t);
 }
 
 /* Q4_K as the reference computes it once it has repacked a matrix whose
@@ -293,14 +293,41 @@ AVX2 static float dot_iq4_nl(const void *w, const void *x, int64_t n)
     const struct kblock_q8f *b = x;
     const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)q_iq4nl_values);
     const __m256i table = _mm256_set_m128i(t, t);
-    __m256 acc = _mm256_setzero_ps();
+    /* two accumulators (even and odd blocks), the last odd block alone, as
+     * the reference sums them */
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int64_t nb = n / QK;
+    for (int64_t k = 0; k < nb - (nb & 1); k++) {
+        __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
+        __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
+        acc[k & 1] = _mm256_fmadd_ps(_mm256_set1_ps(b[k].d * _cvtsh_ss(a[k].d)),
+                                     _mm256_cvtepi32_ps(p), acc[k & 1]);
+    }
+    float s = hsum_f32(_mm256_add_ps(acc[0], acc[1]));
+    if (nb & 1) {
+        const int64_t k = nb - 1;
+        __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
+        __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
+        s = fmaf(b[k].d * _cvtsh_ss(a[k].d), (float)hsum_epi32(p), s);
+    }
+    return s;
+}
+
+/* IQ4_NL as the reference computes matrices of 8k rows (repacked): the
+ * exact integer dot of each block into one float by FMA with d_w * d_x. */
+AVX2 static float dot_iq4_nl_rp(const void *w, const void *x, int64_t n)
+{
+    const struct block_iq4_nl *a = w;
+    const struct kblock_q8f *b = x;
+    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)q_iq4nl_values);
+    const __m256i table = _mm256_set_m128i(t, t);
+    float acc = 0.0f;
     for (int64_t k = 0; k < n / QK; k++) {
         __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
         __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        acc =
-            _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[k].d) * b[k].d), _mm256_cvtepi32_ps(p), acc);
+        acc = fmaf((float)hsum_epi32(p), _cvtsh_ss(a[k].d) * b[k].d, acc);
     }
-    return hsum_f32(acc);
+    return acc;
 }
 
 /* Q4_1 (five == 0) / Q5_1 against Q8_1: d d8 sum q q8 + m s8 per block. */
@@ -379,9 +406,10 @@ int kern_dot_kq_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, fl
     }
 }
 
-float kern_dot_q4_k_rp_avx2(const void *w, const void *x, int64_t n, int tile)
+float kern_dot_rp_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile)
 {
-    return dot1_q4_k_rp(w, x, n, tile);
+    if (wtype == LLM_TYPE_Q4_K) return dot1_q4_k_rp(w, x, n, tile);
+    return dot_iq4_nl_rp(w, x, n);
 }
 
 int kern_dot4_kq_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
