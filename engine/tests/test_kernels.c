@@ -72,15 +72,18 @@ static void test_dot_paths(void **state)
 
 /* The batched matmul (2x4 / 1x4 tiles, and the chunking of long rows so that
  * four activation rows stay in L1) on every path against the scalar
- * definitions, then the attention kernel. */
-static void matmul_paths(int64_t nin)
+ * definitions, then the attention kernel. With nout a multiple of 8, Q4_K,
+ * Q4_0 and IQ4_NL take the reference's repacked order (six activation rows:
+ * four as a tile, two alone). */
+static void matmul_paths(int64_t nin, int nout)
 {
-    enum { NOUT = 7, NB = 6 };
-    float *w = malloc(sizeof(float) * NOUT * (size_t)nin),
+    enum { NOUT_MAX = 8, NB = 6 };
+    const int NOUT = nout;
+    float *w = malloc(sizeof(float) * NOUT_MAX * (size_t)nin),
           *x = malloc(sizeof(float) * NB * (size_t)nin);
-    uint8_t *wq = malloc((size_t)nin * NOUT * 4), *xq = malloc((size_t)nin * NB * 4),
+    uint8_t *wq = malloc((size_t)nin * NOUT_MAX * 4), *xq = malloc((size_t)nin * NB * 4),
             *xk = malloc((size_t)nin * NB * 4);
-    float ref[NB * NOUT], got[NB * NOUT];
+    float ref[NB * NOUT_MAX], got[NB * NOUT_MAX];
     assert_non_null(w);
     assert_non_null(x);
     assert_non_null(wq);
@@ -103,7 +106,7 @@ static void matmul_paths(int64_t nin)
                 ref[b * NOUT + r] = q_dot_ref(types[t], wq + r * wb, xq + b * xb, nin);
         for (int path = 0; path < KERN_PATH_COUNT; path++) {
             if (kern_force_path(path) < 0) continue;
-            uint32_t at = kern_act_type(types[t]);
+            uint32_t at = kern_act_type_mat(types[t], NOUT);
             size_t kb = kern_act_row_bytes(at, nin);
             kern_quantize_rows(at, x, (size_t)nin, xk, kb, NB);
             kern_matmul(types[t], wq, wb, nin, NOUT, xk, kb, got, NOUT, NB);
@@ -124,10 +127,12 @@ static void matmul_paths(int64_t nin)
 static void test_matmul_and_attention_paths(void **state)
 {
     enum { HD = 64, NPOS = 37 };
-    matmul_paths(96);
-    matmul_paths(8224); /* several chunks on every activation type */
-    matmul_paths(256);
-    matmul_paths(8448); /* the same for the super-block types */
+    for (int nout = 7; nout <= 8; nout++) {
+        matmul_paths(96, nout);
+        matmul_paths(8224, nout); /* several chunks on every activation type */
+        matmul_paths(256, nout);
+        matmul_paths(8448, nout); /* the same for the super-block types */
+    }
     /* attention: K/V rows of HD halves, stride 2*HD (two KV heads interleaved) */
     static uint16_t kc[NPOS * 2 * HD], vc[NPOS * 2 * HD];
     static float q[HD], sc[NPOS], oref[HD], o[HD];
