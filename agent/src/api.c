@@ -119,6 +119,52 @@ static int parse_messages(const cJSON *msgs, struct api_req *r, char *err, size_
     return 0;
 }
 
+/* logit_bias: {"<token id>": bias, ...}, ids non-negative decimal integers,
+ * biases numbers in [-100, 100], as OpenAI validates them. */
+static int parse_logit_bias(const cJSON *v, struct api_req *r, char *err, size_t errlen,
+                            const char **param)
+{
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsObject(v))
+        return failf_type(err, errlen, param, "logit_bias", "an object of token ids to numbers");
+    int n = cJSON_GetArraySize(v);
+    if (n > API_MAX_LOGIT_BIAS) {
+        snprintf(err, errlen, "'logit_bias' may hold at most %d entries", API_MAX_LOGIT_BIAS);
+        *param = "logit_bias";
+        return -1;
+    }
+    if (n == 0) return 0;
+    r->bias = calloc((size_t)n, sizeof *r->bias);
+    if (!r->bias) return fail(err, errlen, param, NULL, "out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        const char *k = e->string;
+        size_t kl = k ? strlen(k) : 0;
+        long long id = 0;
+        int ok = kl >= 1 && kl <= 10;
+        for (size_t i = 0; ok && i < kl; i++) {
+            ok = k[i] >= '0' && k[i] <= '9';
+            id = id * 10 + (k[i] - '0');
+        }
+        if (!ok || id > 2147483647LL) {
+            snprintf(err, errlen,
+                     "invalid key in 'logit_bias': '%.40s' (keys are token ids, non-negative "
+                     "integers)",
+                     k ? k : "");
+            *param = "logit_bias";
+            return -1;
+        }
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= -100.0 && e->valuedouble <= 100.0)) {
+            snprintf(err, errlen, "'logit_bias' value for token %lld must be a number between -100 and 100", id);
+            *param = "logit_bias";
+            return -1;
+        }
+        r->bias[r->n_bias++] = (struct api_bias){(int32_t)id, (float)e->valuedouble};
+    }
+    return 0;
+}
+
 static int parse_stop(const cJSON *stop, struct api_req *r, char *err, size_t errlen,
                       const char **param)
 {
@@ -247,6 +293,9 @@ static int parse_body(const cJSON *root, const struct api_limits *lim, struct ap
             return failf_type(err, errlen, param, "stream_options.include_usage", "a boolean");
         r->include_usage = cJSON_IsTrue(iu);
     }
+    if (parse_logit_bias(cJSON_GetObjectItemCaseSensitive(root, "logit_bias"), r, err, errlen,
+                         param) < 0)
+        return -1;
     return parse_stop(cJSON_GetObjectItemCaseSensitive(root, "stop"), r, err, errlen, param);
 }
 
@@ -274,6 +323,7 @@ void api_req_deinit(struct api_req *r)
     }
     free(r->msgs);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    free(r->bias);
     memset(r, 0, sizeof *r);
 }
 

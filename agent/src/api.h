@@ -23,6 +23,13 @@ enum api_kind { API_COMPLETION = 0, API_CHAT = 1 };
 #define API_MAX_STOP 4         /* OpenAI allows up to 4 stop sequences */
 #define API_MAX_STOP_BYTES 256 /* per stop string */
 #define API_MAX_MESSAGES 1024
+#define API_MAX_LOGIT_BIAS 1024 /* entries of logit_bias */
+
+/* One logit_bias entry: added to the token's logit before sampling. */
+struct api_bias {
+    int32_t token; /* >= 0; checked against the vocabulary by the caller */
+    float bias;    /* -100 .. 100 */
+};
 
 struct api_msg {
     char *role; /* "system" | "user" | "assistant" */
@@ -50,6 +57,8 @@ struct api_req {
     bool include_usage; /* stream_options.include_usage */
     char *stop[API_MAX_STOP];
     int n_stop;
+    struct api_bias *bias; /* logit_bias, n_bias entries */
+    int n_bias;
 };
 
 /* Parse and validate a request body of `len` bytes (it need not be

@@ -480,8 +480,23 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
         goto out;
     }
 
+    for (int i = 0; i < ar.n_bias; i++) {
+        if (ar.bias[i].token >= llm_model_n_vocab(sm->model)) {
+            snprintf(err, sizeof err,
+                     "'logit_bias' names token %d, but the model's vocabulary has %d tokens",
+                     (int)ar.bias[i].token, (int)llm_model_n_vocab(sm->model));
+            ret = send_error(s, c, rq, sm->mx, 400, err, "logit_bias", NULL);
+            goto out;
+        }
+    }
+
     j = job_new();
     if (!j || job_set_prompt(j, toks, n) < 0) goto out;
+    if (ar.n_bias > 0) {
+        struct llm_logit_bias lb[API_MAX_LOGIT_BIAS];
+        for (int i = 0; i < ar.n_bias; i++) lb[i] = (struct llm_logit_bias){ar.bias[i].token, ar.bias[i].bias};
+        if (job_set_bias(j, lb, ar.n_bias) < 0) goto out;
+    }
     j->max_tokens = ar.max_tokens < n_ctx - n ? ar.max_tokens : n_ctx - n;
     j->sp.temperature = ar.temperature;
     j->sp.top_p = ar.top_p;

@@ -86,6 +86,21 @@ int job_set_prompt(struct job *j, const int32_t *toks, int32_t n)
     return 0;
 }
 
+int job_set_bias(struct job *j, const struct llm_logit_bias *b, int32_t n)
+{
+    free(j->bias);
+    j->bias = NULL;
+    j->sp.logit_bias = NULL;
+    j->sp.n_logit_bias = 0;
+    if (n <= 0) return 0;
+    j->bias = malloc(sizeof *b * (size_t)n);
+    if (!j->bias) return SCHED_ERR_NOMEM;
+    memcpy(j->bias, b, sizeof *b * (size_t)n);
+    j->sp.logit_bias = j->bias;
+    j->sp.n_logit_bias = n;
+    return 0;
+}
+
 int job_add_stop(struct job *j, const char *stop)
 {
     if (j->n_stops >= JOB_MAX_STOPS) return SCHED_ERR_NOMEM;
@@ -107,6 +122,7 @@ void job_unref(struct job *j)
     text_out_deinit(&j->out);
     for (int i = 0; i < j->n_stops; i++) free(j->stops[i]);
     free(j->prompt);
+    free(j->bias);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     free(j);

@@ -49,7 +49,8 @@ struct job {
     int32_t *prompt; /* owned */
     int32_t n_prompt;
     int32_t max_tokens;
-    struct llm_sampler_params sp;
+    struct llm_sampler_params sp; /* sp.logit_bias points at `bias` */
+    struct llm_logit_bias *bias;  /* owned (job_set_bias) */
     char *stops[JOB_MAX_STOPS]; /* owned copies */
     int n_stops;
     uint64_t t_arrival_ns;
@@ -73,6 +74,8 @@ struct job *job_new(void);
 /* Copy the prompt tokens / a stop string into the job. 0 or SCHED_ERR_NOMEM. */
 int job_set_prompt(struct job *j, const int32_t *toks, int32_t n);
 int job_add_stop(struct job *j, const char *stop);
+/* Copy n logit biases into the job (replacing any). 0 or SCHED_ERR_NOMEM. */
+int job_set_bias(struct job *j, const struct llm_logit_bias *b, int32_t n);
 void job_ref(struct job *j);
 void job_unref(struct job *j); /* frees on the last reference; NULL ok */
 

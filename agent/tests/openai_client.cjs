@@ -1,6 +1,7 @@
 // Drives kllm-agent with the official `openai` npm client (run by
 // integration.sh): completions and chat, streamed and not, models, errors.
-// env: OPENAI_MODULE (path to the installed package), BASE_URL, API_KEY.
+// env: OPENAI_MODULE (path to the installed package), BASE_URL, API_KEY;
+// with CHAT_ONLY=1, EOG_ID: an end-of-generation token id of the model.
 const assert = require('assert');
 const OpenAI = require(process.env.OPENAI_MODULE);
 
@@ -22,6 +23,20 @@ async function main() {
     }
     assert.strictEqual(text, r.choices[0].message.content, 'streamed chat equals non-streamed chat');
     assert.strictEqual(finish, r.choices[0].finish_reason);
+    // the family's end token (EOG_ID), forced by logit_bias: finish_reason stop
+    // at it, streamed and not, with nothing of it in the text
+    const bias = { [process.env.EOG_ID]: 100 };
+    const e = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 8, temperature: 0, logit_bias: bias });
+    assert.strictEqual(e.choices[0].finish_reason, 'stop');
+    assert.strictEqual(e.choices[0].message.content, '');
+    let etext = '', efinish = null;
+    const es = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 8, temperature: 0, logit_bias: bias, stream: true });
+    for await (const chunk of es) {
+      etext += chunk.choices[0]?.delta?.content || '';
+      if (chunk.choices[0]?.finish_reason) efinish = chunk.choices[0].finish_reason;
+    }
+    assert.strictEqual(efinish, 'stop');
+    assert.strictEqual(etext, '');
     console.log('openai client (chat): ok');
     return;
   }

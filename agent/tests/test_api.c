@@ -47,6 +47,14 @@ static const struct bad_case bad_cases[] = {
     {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
      "stop"},
     {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":1}", "stream_options"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":[1]}", "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"ab\":1}}", "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"-1\":1}}", "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"\":1}}", "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"99999999999\":1}}",
+     "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"5\":100.5}}", "logit_bias"},
+    {API_COMPLETION, "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"5\":\"1\"}}", "logit_bias"},
     {API_CHAT, "{\"model\":\"m\"}", "messages"},
     {API_CHAT, "{\"model\":\"m\",\"messages\":[]}", "messages"},
     {API_CHAT, "{\"model\":\"m\",\"messages\":{}}", "messages"},
@@ -121,6 +129,18 @@ static void test_completion_full(void **state)
     assert_int_equal(r.n_stop, 2);
     assert_string_equal(r.stop[0], "\n");
     assert_string_equal(r.stop[1], "END");
+    assert_int_equal(r.n_bias, 0);
+    api_req_deinit(&r);
+    b = "{\"model\":\"tiny\",\"prompt\":\"hi\",\"logit_bias\":{\"128009\":100,\"0\":-100,"
+        "\"7\":2.5}}";
+    assert_int_equal(api_req_parse(API_COMPLETION, b, strlen(b), &lim, &r, err, sizeof err, &param),
+                     0);
+    assert_int_equal(r.n_bias, 3);
+    assert_int_equal(r.bias[0].token, 128009);
+    assert_true(r.bias[0].bias == 100.0f);
+    assert_int_equal(r.bias[1].token, 0);
+    assert_true(r.bias[1].bias == -100.0f);
+    assert_true(r.bias[2].bias == 2.5f);
     api_req_deinit(&r);
 }
 

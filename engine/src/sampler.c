@@ -1,9 +1,10 @@
 /* sampler: choose the next token from logits.
  *
  * Order (as common CPU engines apply them): repetition penalty over the last
- * repeat_last_n tokens, then top-k, top-p, min-p on the probabilities at
- * temperature 1, then temperature, then a draw from a seeded generator.
- * temperature <= 0 is greedy (argmax after the penalty). All scratch is
+ * repeat_last_n tokens, the logit biases (OpenAI's logit_bias), then top-k,
+ * top-p, min-p on the probabilities at temperature 1, then temperature, then
+ * a draw from a seeded generator. temperature <= 0 is greedy (argmax after
+ * the penalty and the biases). All scratch is
  * allocated by llm_sampler_new.
  */
 #include "kllm/engine.h"
@@ -24,7 +25,8 @@ struct llm_sampler {
     uint64_t rng;
     int32_t *hist; /* ring buffer of the last repeat_last_n tokens */
     int32_t hist_n, hist_pos;
-    float *vals;       /* [n_vocab] penalised logits */
+    float *vals;       /* [n_vocab] biased, penalised logits */
+    struct llm_logit_bias *bias; /* own copy of p.logit_bias */
     struct cand *cand; /* [n_vocab] */
 };
 
@@ -41,11 +43,22 @@ struct llm_sampler_params llm_sampler_default_params(void)
 
 struct llm_sampler *llm_sampler_new(const struct llm_sampler_params *p, int32_t n_vocab)
 {
-    if (!p || n_vocab < 1 || p->repeat_last_n < 0 || p->repeat_last_n > (1 << 20)) return NULL;
+    if (!p || n_vocab < 1 || p->repeat_last_n < 0 || p->repeat_last_n > (1 << 20) ||
+        p->n_logit_bias < 0 || (p->n_logit_bias > 0 && !p->logit_bias))
+        return NULL;
     struct llm_sampler *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->p = *p;
     s->n_vocab = n_vocab;
+    if (p->n_logit_bias > 0) {
+        s->bias = malloc(sizeof *s->bias * (size_t)p->n_logit_bias);
+        if (!s->bias) {
+            free(s);
+            return NULL;
+        }
+        memcpy(s->bias, p->logit_bias, sizeof *s->bias * (size_t)p->n_logit_bias);
+    }
+    s->p.logit_bias = s->bias;
     s->hist = calloc((size_t)p->repeat_last_n + 1, sizeof *s->hist);
     s->vals = malloc(sizeof *s->vals * (size_t)n_vocab);
     s->cand = malloc(sizeof *s->cand * (size_t)n_vocab);
@@ -63,6 +76,7 @@ void llm_sampler_free(struct llm_sampler *s)
     free(s->hist);
     free(s->vals);
     free(s->cand);
+    free(s->bias);
     free(s);
 }
 
@@ -142,6 +156,10 @@ int32_t llm_sampler_sample(struct llm_sampler *s, const float *logits)
             if (t < 0 || t >= n || v[t] != logits[t]) continue;
             v[t] = v[t] > 0.0f ? v[t] / p->repeat_penalty : v[t] * p->repeat_penalty;
         }
+    }
+    for (int32_t i = 0; i < p->n_logit_bias; i++) {
+        int32_t t = s->bias[i].token;
+        if (t >= 0 && t < n) v[t] += s->bias[i].bias;
     }
     if (p->temperature <= 0.0f) return llm_argmax(v, n);
 

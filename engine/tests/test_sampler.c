@@ -1,6 +1,6 @@
 /* Sampler tests: greedy is argmax; top-k 1 and min-p 1 are greedy at any
  * temperature; a seed makes draws repeatable; the repetition penalty and
- * top-p remove what they should. */
+ * top-p remove what they should; logit biases move tokens in and out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,12 +115,41 @@ static void test_repeat_penalty(void **state)
     llm_sampler_free(s);
 }
 
+static void test_logit_bias(void **state)
+{
+    struct llm_logit_bias b[3] = {{7, 100.0f}, {-1, 100.0f}, {NV, 100.0f}};
+    struct llm_sampler_params sp = llm_sampler_default_params();
+    sp.temperature = 0.0f;
+    sp.logit_bias = b;
+    sp.n_logit_bias = 3; /* the two out of range are ignored */
+    struct llm_sampler *s = llm_sampler_new(&sp, NV);
+    assert_non_null(s);
+    b[0].token = 8; /* the sampler holds its own copy */
+    assert_int_equal(llm_sampler_sample(s, logits), 7);
+    llm_sampler_free(s);
+    /* a ban on the winner leaves the runner-up, at any temperature with top-k 1 */
+    struct llm_logit_bias ban = {123, -100.0f};
+    sp.logit_bias = &ban;
+    sp.n_logit_bias = 1;
+    sp.temperature = 1.5f;
+    sp.top_k = 1;
+    s = llm_sampler_new(&sp, NV);
+    assert_non_null(s);
+    for (int i = 0; i < 20; i++) assert_int_equal(llm_sampler_sample(s, logits), 456);
+    llm_sampler_free(s);
+    sp.n_logit_bias = -1;
+    assert_null(llm_sampler_new(&sp, NV));
+    sp.n_logit_bias = 2;
+    sp.logit_bias = NULL;
+    assert_null(llm_sampler_new(&sp, NV));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy),         cmocka_unit_test(test_truncation_is_greedy),
         cmocka_unit_test(test_seeded),         cmocka_unit_test(test_top_p_two_way),
-        cmocka_unit_test(test_repeat_penalty),
+        cmocka_unit_test(test_repeat_penalty), cmocka_unit_test(test_logit_bias),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

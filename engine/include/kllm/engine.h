@@ -184,6 +184,11 @@ int llm_decode_batch(struct llm_ctx *c, const struct llm_batch *b);
 const float *llm_get_logits(const struct llm_ctx *c, int32_t i);
 
 /* ---- sampling ---- */
+/* Added to a token's logit before anything else (OpenAI's logit_bias). */
+struct llm_logit_bias {
+    int32_t token;
+    float bias;
+};
 struct llm_sampler_params {
     float temperature;    /* <= 0: greedy */
     int32_t top_k;        /* <= 0: off */
@@ -192,6 +197,9 @@ struct llm_sampler_params {
     float repeat_penalty; /* 1: off */
     int32_t repeat_last_n;
     uint64_t seed;
+    /* copied by llm_sampler_new; tokens outside the vocabulary are ignored */
+    const struct llm_logit_bias *logit_bias;
+    int32_t n_logit_bias;
 };
 struct llm_sampler_params llm_sampler_default_params(void);
 struct llm_sampler;
