@@ -129,22 +129,6 @@ AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
     return (float)s;
 }
 
-/* The same for a row of a batch of two or more: the reference's tile
- * order, one accumulator of eight lanes (the 1x4 and 2x4 tiles below). */
-AVX2 static float dot_f16_f32_tile(const void *w, const void *x, int64_t n)
-{
-    const uint16_t *a = w;
-    const float *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(
-            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + i))),
-            _mm256_loadu_ps(b + i), acc);
-    float s = hsum_ps(acc);
-    for (; i < n; i++) s += q_f16_to_f32(a[i]) * b[i];
-    return s;
-}
 
 AVX2 static inline __m256 load_bf16(const uint16_t *p)
 {
@@ -168,17 +152,6 @@ AVX2 static float dot_bf16(const void *w, const void *x, int64_t n)
     return (float)s;
 }
 
-/* The same for a row of a batch: the reference's tile order. */
-AVX2 static float dot_bf16_tile(const void *w, const void *x, int64_t n)
-{
-    const uint16_t *a = w, *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(load_bf16(a + i), load_bf16(b + i), acc);
-    float s = hsum_ps(acc);
-    for (; i < n; i++) s += q_bf16_to_f32(a[i]) * q_bf16_to_f32(b[i]);
-    return s;
-}
 
 /* F32 weights, one activation row: the reference's vector dot. */
 AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
@@ -197,17 +170,6 @@ AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
     return s;
 }
 
-/* F32 weights, a row of a batch of two or more: the reference's tile order. */
-AVX2 static float dot_f32_tile(const void *w, const void *x, int64_t n)
-{
-    const float *a = w, *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum_ps(acc);
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 
 /* ---- one weight row against four activation rows ---- */
 
@@ -515,12 +477,45 @@ float kern_dot_rp8_avx2(uint32_t wtype, const void *w, const void *x, int64_t n,
     return kern_dot_rp_avx2(wtype, w, x, n, tile);
 }
 
-float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
+/* Eight elements of a row of F32, F16 or BF16 (type) widened to f32, and one. */
+AVX2 static inline __m256 load8(uint32_t type, const void *p, int64_t i)
 {
-    if (wtype == LLM_TYPE_F16) return dot_f16_f32_tile(w, x, n);
-    if (wtype == LLM_TYPE_F32) return dot_f32_tile(w, x, n);
-    if (wtype == LLM_TYPE_BF16) return dot_bf16_tile(w, x, n);
-    return kern_dot_avx2(wtype, w, x, n);
+    if (type == LLM_TYPE_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)p + i)));
+    if (type == LLM_TYPE_BF16) return load_bf16((const uint16_t *)p + i);
+    return _mm256_loadu_ps((const float *)p + i);
+}
+static inline float load1(uint32_t type, const void *p, int64_t i)
+{
+    if (type == LLM_TYPE_F16) return q_f16_to_f32(((const uint16_t *)p)[i]);
+    if (type == LLM_TYPE_BF16) return q_bf16_to_f32(((const uint16_t *)p)[i]);
+    return ((const float *)p)[i];
+}
+
+/* F32, F16 and BF16 weights, a row of a batch of two or more: the
+ * reference's tile order, one accumulator of eight lanes (the 1x4 and 2x4
+ * tiles below), hsum_ps. Activations: f32 (f16-rounded for F16), BF16 for
+ * BF16. */
+AVX2 static inline __attribute__((always_inline)) float dot_tile(uint32_t wt, const void *w,
+                                                                 const void *x, int64_t n)
+{
+    const uint32_t xt = wt == LLM_TYPE_BF16 ? LLM_TYPE_BF16 : LLM_TYPE_F32;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(load8(wt, w, i), load8(xt, x, i), acc);
+    float s = hsum_ps(acc);
+    for (; i < n; i++) s += load1(wt, w, i) * load1(xt, x, i);
+    return s;
+}
+
+AVX2 float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
+{
+    switch (wtype) {
+    case LLM_TYPE_F16: return dot_tile(LLM_TYPE_F16, w, x, n);
+    case LLM_TYPE_BF16: return dot_tile(LLM_TYPE_BF16, w, x, n);
+    case LLM_TYPE_F32: return dot_tile(LLM_TYPE_F32, w, x, n);
+    default: return kern_dot_avx2(wtype, w, x, n);
+    }
 }
 
 float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n)
