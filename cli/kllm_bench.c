@@ -1,14 +1,19 @@
 /* kllm bench: prompt processing (ppN), generation (tgN) and batched
  * generation (tgN@bB, aggregate over B sequences) speed, medians of -r runs,
- * plus peak resident memory. Token ids are synthetic (no tokenizer cost). */
+ * plus peak resident memory. Token ids are synthetic (no tokenizer cost).
+ * kllm bench --membw: the memory read bandwidth decode is bound by. */
 #include "kllm/engine.h"
 #include "kllm_cli.h"
 
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -70,19 +75,104 @@ static int run_prompt(struct llm_ctx *c, int32_t n_vocab, int32_t n, double *tps
     return rc;
 }
 
+/* ---- memory read bandwidth: T threads each summing its share of a
+ * buffer far larger than the caches; best of 5 passes ---- */
+struct bw_part {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+};
+
+static void *bw_read(void *arg)
+{
+    struct bw_part *w = arg;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i + 4 <= w->n; i += 4) {
+        a += w->p[i];
+        b += w->p[i + 1];
+        c += w->p[i + 2];
+        d += w->p[i + 3];
+    }
+    w->sum = a + b + c + d;
+    return NULL;
+}
+
+/* The same with 32-byte loads, where the CPU has them (the kernels' loads). */
+__attribute__((target("avx2"))) static void *bw_read_avx2(void *arg)
+{
+    struct bw_part *w = arg;
+    const __m256i *v = (const __m256i *)(const void *)w->p;
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 16 <= w->n; i += 16, v += 4) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256(v));
+        b = _mm256_add_epi64(b, _mm256_loadu_si256(v + 1));
+        c = _mm256_add_epi64(c, _mm256_loadu_si256(v + 2));
+        d = _mm256_add_epi64(d, _mm256_loadu_si256(v + 3));
+    }
+    a = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    uint64_t l[4];
+    _mm256_storeu_si256((__m256i *)(void *)l, a);
+    w->sum = l[0] + l[1] + l[2] + l[3];
+    return NULL;
+}
+
+static volatile uint64_t bw_sink; /* the sums, so that no pass is optimized away */
+
+static int membw(int64_t threads, int64_t mib)
+{
+    size_t n = (size_t)mib << 17; /* uint64 per MiB: 2^17 */
+    uint64_t *buf = malloc(n * sizeof *buf);
+    if (!buf) {
+        fprintf(stderr, "kllm bench: cannot allocate %lld MiB\n", (long long)mib);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) buf[i] = i; /* pages in, and not all zero */
+    const int avx2 = __builtin_cpu_supports("avx2");
+    struct bw_part parts[64];
+    pthread_t th[64];
+    double best = 0.0;
+    uint64_t check = 0;
+    for (int pass = 0; pass < 5; pass++) {
+        double t0 = now_s();
+        size_t per = n / (size_t)threads;
+        for (int64_t t = 0; t < threads; t++) {
+            parts[t] = (struct bw_part){buf + (size_t)t * per, per, 0};
+            pthread_create(&th[t], NULL, avx2 ? bw_read_avx2 : bw_read, &parts[t]);
+        }
+        for (int64_t t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            check += parts[t].sum;
+        }
+        double gbs = (double)(per * (size_t)threads * sizeof *buf) / (now_s() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    free(buf);
+    bw_sink = check;
+    printf("membw_gbs %.2f (%lld threads, %lld MiB, best of 5)\n", best, (long long)threads,
+           (long long)mib);
+    return 0;
+}
+
 static const char bench_usage[] =
     "usage: kllm bench -m FILE [-t THREADS] [-p 128] [-n 128] [-b 1,4,8] [-r 3]\n"
-    "prints ppP <t/s>, tgN <t/s>, tgN@bB <aggregate t/s> (medians of -r runs) and peak RSS\n";
+    "       kllm bench --membw [-t THREADS] [--mib 1024]\n"
+    "prints ppP <t/s>, tgN <t/s>, tgN@bB <aggregate t/s> (medians of -r runs) and peak RSS;\n"
+    "--membw: the memory read bandwidth of THREADS threads (GB/s, best of 5)\n";
 
 int cli_bench(int argc, char **argv)
 {
     const char *model = NULL, *batches = "1";
-    int64_t threads = 0, n_prompt = 128, n_gen = 128, reps = 3;
+    int64_t threads = 0, n_prompt = 128, n_gen = 128, reps = 3, mib = 1024;
+    int bw = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(bench_usage, stdout);
             return 0;
+        }
+        if (strcmp(a, "--membw") == 0) {
+            bw = 1;
+            continue;
         }
         if (!(v = cli_value("bench", argc, argv, &i))) return 2;
         if (strcmp(a, "-m") == 0)
@@ -97,10 +187,19 @@ int cli_bench(int argc, char **argv)
             if (cli_parse_i64("bench", a, v, 0, 8192, &n_gen) < 0) return 2;
         } else if (strcmp(a, "-r") == 0) {
             if (cli_parse_i64("bench", a, v, 1, 100, &reps) < 0) return 2;
+        } else if (strcmp(a, "--mib") == 0) {
+            if (cli_parse_i64("bench", a, v, 64, 65536, &mib) < 0) return 2;
         } else {
             fprintf(stderr, "kllm bench: unknown option '%s'\n", a);
             return 2;
         }
+    }
+    if (bw) {
+        if (threads > 64) {
+            fprintf(stderr, "kllm bench: --membw takes at most 64 threads\n");
+            return 2;
+        }
+        return membw(threads ? threads : sysconf(_SC_NPROCESSORS_ONLN), mib);
     }
     if (!model) {
         fprintf(stderr, "kllm bench: -m FILE is required\n");

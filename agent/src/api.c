@@ -156,7 +156,8 @@ static int parse_logit_bias(const cJSON *v, struct api_req *r, char *err, size_t
             return -1;
         }
         if (!cJSON_IsNumber(e) || !(e->valuedouble >= -100.0 && e->valuedouble <= 100.0)) {
-            snprintf(err, errlen, "'logit_bias' value for token %lld must be a number between -100 and 100", id);
+            snprintf(err, errlen,
+                     "'logit_bias' value for token %lld must be a number between -100 and 100", id);
             *param = "logit_bias";
             return -1;
         }

@@ -494,7 +494,8 @@ static enum MHD_Result handle_completion(struct srv *s, struct MHD_Connection *c
     if (!j || job_set_prompt(j, toks, n) < 0) goto out;
     if (ar.n_bias > 0) {
         struct llm_logit_bias lb[API_MAX_LOGIT_BIAS];
-        for (int i = 0; i < ar.n_bias; i++) lb[i] = (struct llm_logit_bias){ar.bias[i].token, ar.bias[i].bias};
+        for (int i = 0; i < ar.n_bias; i++)
+            lb[i] = (struct llm_logit_bias){ar.bias[i].token, ar.bias[i].bias};
         if (job_set_bias(j, lb, ar.n_bias) < 0) goto out;
     }
     j->max_tokens = ar.max_tokens < n_ctx - n ? ar.max_tokens : n_ctx - n;

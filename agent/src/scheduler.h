@@ -51,7 +51,7 @@ struct job {
     int32_t max_tokens;
     struct llm_sampler_params sp; /* sp.logit_bias points at `bias` */
     struct llm_logit_bias *bias;  /* owned (job_set_bias) */
-    char *stops[JOB_MAX_STOPS]; /* owned copies */
+    char *stops[JOB_MAX_STOPS];   /* owned copies */
     int n_stops;
     uint64_t t_arrival_ns;
     bool quiet; /* internal (warm-up): not counted in token or latency metrics */

@@ -228,7 +228,8 @@ void kern_matmul(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_t n_
         for (int64_t k = 0; k < nblk; k++) {
             int64_t r0 = k * rpb, r1 = r0 + rpb < n_out ? r0 + rpb : n_out;
             if (rp)
-                block_rp(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride, nrows);
+                block_rp(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride,
+                         nrows);
             else
                 block_avx2(wtype, w, wrow_bytes, n_in, r0, r1, xb, xrow_bytes, out, out_stride,
                            nrows);
@@ -264,7 +265,7 @@ static void attend_ref(const float *q, const uint16_t *k, const uint16_t *v, siz
                        int32_t hd, int32_t n_pos, float scale, float softcap, float *scratch,
                        float *out)
 {
-    float qh[512];
+    float qh[512] = {0}; /* (cppcheck cannot see hd > 0) */
     uint16_t acc[512];
     for (int32_t d = 0; d < hd; d++) {
         qh[d] = q_f16_to_f32(q_f32_to_f16(q[d]));

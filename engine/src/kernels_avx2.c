@@ -123,12 +123,11 @@ AVX2 static float dot_f16_f32(const void *w, const void *x, int64_t n)
             acc[j] = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i + 8 * j), acc[j]);
         }
     }
-    double s = hsum_hadd(
-        _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+    double s =
+        hsum_hadd(_mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
     for (; i < n; i++) s += (double)(q_f16_to_f32(a[i]) * b[i]);
     return (float)s;
 }
-
 
 AVX2 static inline __m256 load_bf16(const uint16_t *p)
 {
@@ -152,7 +151,6 @@ AVX2 static float dot_bf16(const void *w, const void *x, int64_t n)
     return (float)s;
 }
 
-
 /* F32 weights, one activation row: the reference's vector dot. */
 AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
 {
@@ -164,12 +162,11 @@ AVX2 static float dot_f32(const void *w, const void *x, int64_t n)
         for (int j = 0; j < 4; j++)
             acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * j), _mm256_loadu_ps(b + i + 8 * j),
                                      acc[j]);
-    float s = hsum_hadd(
-        _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
+    float s =
+        hsum_hadd(_mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3])));
     for (; i < n; i++) s = fmaf(a[i], b[i], s);
     return s;
 }
-
 
 /* ---- one weight row against four activation rows ---- */
 
@@ -387,8 +384,8 @@ AVX2 void kern_attend_avx2(const float *q, const uint16_t *k, const uint16_t *v,
                 qv[j],
                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kt + 8 * j))),
                 d8[j & 3]);
-        double dot = hsum_hadd(
-            _mm256_add_ps(_mm256_add_ps(d8[0], d8[2]), _mm256_add_ps(d8[1], d8[3])));
+        double dot =
+            hsum_hadd(_mm256_add_ps(_mm256_add_ps(d8[0], d8[2]), _mm256_add_ps(d8[1], d8[3])));
         for (int32_t d = n32; d < hd; d++) dot += (double)(qs[d] * q_f16_to_f32(kt[d]));
         float s = (float)dot * scale, vs = 1.0f, ms1 = 1.0f;
         if (softcap > 0.0f) s = softcap * tanhf(s);
@@ -459,9 +456,9 @@ AVX2 static float dot_q4_0_rp(const void *w, const void *x, int64_t n)
         float da;
         __m256i q = load_wblock(1, w, k, &da);
         __m256i p = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(_mm256_sign_epi8(q, q),
-                                 _mm256_sign_epi8(
-                                     _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs), q)),
+            _mm256_maddubs_epi16(
+                _mm256_sign_epi8(q, q),
+                _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(const void *)b[k].qs), q)),
             _mm256_set1_epi16(1));
         __m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
         t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
@@ -481,7 +478,8 @@ float kern_dot_rp8_avx2(uint32_t wtype, const void *w, const void *x, int64_t n,
 AVX2 static inline __m256 load8(uint32_t type, const void *p, int64_t i)
 {
     if (type == LLM_TYPE_F16)
-        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)p + i)));
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)p + i)));
     if (type == LLM_TYPE_BF16) return load_bf16((const uint16_t *)p + i);
     return _mm256_loadu_ps((const float *)p + i);
 }

@@ -91,7 +91,8 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
         __m128i pm = _mm_madd_epi16(_mm256_extracti128_si256(smv, 1), pair);
         const float dmin = -y[k].d * _cvtsh_ss(b4->dmin);
         if (five) { /* the reference sums Q5_K's mins term in one float */
-            __m128i t = _mm_hadd_epi32(_mm_hadd_epi32(pm, _mm_setzero_si128()), _mm_setzero_si128());
+            __m128i t =
+                _mm_hadd_epi32(_mm_hadd_epi32(pm, _mm_setzero_si128()), _mm_setzero_si128());
             summs = fmaf(dmin, (float)_mm_cvtsi128_si32(t), summs);
         } else {
             accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(pm), accm);
@@ -184,8 +185,7 @@ AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
 {
     const struct block_q6_k *b = w;
     const struct block_q8_k *y = x;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3),
-                  m32 = _mm256_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK_K; k++) {
         _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD, _MM_HINT_T0);
@@ -223,8 +223,8 @@ AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
                 /* the -32 per pair of elements, not from bsums: each int32
                  * lane then holds what the reference's does (the lanes are
                  * summed in float) */
-                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], a8),
-                                               _mm256_maddubs_epi16(m32, a8));
+                __m256i p16 =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], a8), _mm256_maddubs_epi16(m32, a8));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s16, p16));
             }
         }

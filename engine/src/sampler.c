@@ -25,9 +25,9 @@ struct llm_sampler {
     uint64_t rng;
     int32_t *hist; /* ring buffer of the last repeat_last_n tokens */
     int32_t hist_n, hist_pos;
-    float *vals;       /* [n_vocab] biased, penalised logits */
+    float *vals;                 /* [n_vocab] biased, penalised logits */
     struct llm_logit_bias *bias; /* own copy of p.logit_bias */
-    struct cand *cand; /* [n_vocab] */
+    struct cand *cand;           /* [n_vocab] */
 };
 
 struct llm_sampler_params llm_sampler_default_params(void)
