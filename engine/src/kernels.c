@@ -203,13 +203,22 @@ static void block_rp(uint32_t wtype, const uint8_t *w, size_t wrow_bytes, int64_
                      size_t out_stride, int32_t nrows)
 {
     const int32_t ntile = nrows > 3 ? nrows - nrows % 4 : 0;
+    float o[4];
     for (int32_t b = 0; b < nrows; b += 4) {
         const int32_t nb = nrows - b < 4 ? nrows - b : 4;
-        for (int64_t r = r0; r < r1; r++)
-            for (int32_t j = 0; j < nb; j++)
-                out[(size_t)(b + j) * out_stride + (size_t)r] =
-                    kern_dot_rp8_avx2(wtype, w + (size_t)r * wrow_bytes,
-                                      xb + (size_t)(b + j) * xrow_bytes, n_in, b + j < ntile);
+        const uint8_t *x4 = xb + (size_t)b * xrow_bytes;
+        float *o4 = out + (size_t)b * out_stride;
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = w + (size_t)r * wrow_bytes;
+            if (b < ntile) {
+                kern_dot4_rp_avx2(wtype, wr, x4, xrow_bytes, n_in, o);
+                for (int32_t j = 0; j < 4; j++) o4[(size_t)j * out_stride + (size_t)r] = o[j];
+            } else {
+                for (int32_t j = 0; j < nb; j++)
+                    o4[(size_t)j * out_stride + (size_t)r] =
+                        kern_dot_rp_avx2(wtype, wr, x4 + (size_t)j * xrow_bytes, n_in);
+            }
+        }
     }
 }
 

@@ -84,12 +84,13 @@ float kern_dot_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* As kern_dot_avx2 for a row of a batch of two or more: F16 and F32 sum in
  * the reference's tile order there, its vector order for a single row. */
 /* Q4_K, Q4_0 and IQ4_NL in the order of the reference's repacked kernels
- * (matrices whose row count is a multiple of 8; kern_repacked): tile for
- * the rows of a batch taken four at a time, else as a lone row (only Q4_K
- * tells them apart). kern_dot_rp_avx2 has Q4_K and IQ4_NL. */
+ * (matrices whose row count is a multiple of 8: kern_repacked;
+ * kernels_rp_avx2.c): a lone activation row, or four rows of a batch's
+ * four-row tiles (all but nrows % 4 when there are more than three). */
 int kern_repacked(uint32_t wtype, int64_t n_out);
-float kern_dot_rp8_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile);
-float kern_dot_rp_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile);
+float kern_dot_rp_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
+void kern_dot4_rp_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
+                       float out[4]);
 float kern_dot_tile_avx2(uint32_t wtype, const void *w, const void *x, int64_t n);
 /* One weight row against four activation rows xstride bytes apart. */
 void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,

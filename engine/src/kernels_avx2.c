@@ -446,34 +446,6 @@ void kern_dot4_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride
     }
 }
 
-/* Q4_0 as the reference computes matrices of 8k rows (repacked): the
- * exact integer dot of each block into one float by FMA with d_w * d_x. */
-AVX2 static float dot_q4_0_rp(const void *w, const void *x, int64_t n)
-{
-    const struct kblock_q8f *b = x;
-    float acc = 0.0f;
-    for (int64_t k = 0; k < n / QK; k++) {
-        float da;
-        __m256i q = load_wblock(1, w, k, &da);
-        __m256i p = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(
-                _mm256_sign_epi8(q, q),
-                _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(const void *)b[k].qs), q)),
-            _mm256_set1_epi16(1));
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-        acc = fmaf((float)_mm_cvtsi128_si32(t), da * b[k].d, acc);
-    }
-    return acc;
-}
-
-float kern_dot_rp8_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile)
-{
-    if (wtype == LLM_TYPE_Q4_0) return dot_q4_0_rp(w, x, n);
-    return kern_dot_rp_avx2(wtype, w, x, n, tile);
-}
-
 /* Eight elements of a row of F32, F16 or BF16 (type) widened to f32, and one. */
 AVX2 static inline __m256 load8(uint32_t type, const void *p, int64_t i)
 {

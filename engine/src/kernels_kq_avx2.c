@@ -16,6 +16,7 @@
  * of elements so that each int32 lane holds what the reference's does.
  */
 #include "kernels.h"
+#include "kernels_avx2.h"
 #include "kllm/engine.h"
 #include "quant.h"
 
@@ -23,42 +24,11 @@
 #include <math.h>
 #include <string.h>
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-
 /* Bytes ahead of the weights asked for in the single-row dots: the rows
  * stream from memory once per token in decode (see dot_q8_0). */
 #define KQ_PF_AHEAD 1024
 
-AVX2 static inline float hsum_f32(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 static inline int32_t hsum_epi32(__m256i v)
-{
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-    return _mm_cvtsi128_si32(t);
-}
-
 /* ---- K-quants ---- */
-
-/* The eight six-bit scales and mins of a Q4_K / Q5_K block. */
-static inline void k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8])
-{
-    uint32_t a[3], u[4];
-    memcpy(a, s, 12);
-    u[0] = a[0] & 0x3f3f3f3fu;                                               /* scales 0..3 */
-    u[1] = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);        /* scales 4..7 */
-    u[2] = a[1] & 0x3f3f3f3fu;                                               /* mins 0..3 */
-    u[3] = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
-    memcpy(sc, u, 8);
-    memcpy(mn, u + 2, 8);
-}
 
 /* ---- single-row K-quant dots (decode: one pass over each weight row,
  * everything in registers, one horizontal sum per row) ---- */
@@ -128,56 +98,7 @@ AVX2 static inline __attribute__((always_inline)) float dot1_k45(int five, const
     }
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
-    return hsum_f32(acc) + (five ? summs : _mm_cvtss_f32(accm));
-}
-
-/* Q4_K as the reference computes it once it has repacked a matrix whose
- * row count is a multiple of 8 into interleaved groups of eight rows: the
- * exact integer dot and mins term of every 64 elements (tile: the rows of
- * a batch, taken four at a time) or of every super-block (a lone row) go
- * into one float each by FMA with d_w * d_x and dmin_w * d_x; the result is
- * their difference. The integer parts are as in dot1_k45. */
-AVX2 static float dot1_q4_k_rp(const void *w, const void *x, int64_t n, int tile)
-{
-    const struct block_q8_k *y = x;
-    const struct block_q4_k *b = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    float acc = 0.0f, accm = 0.0f;
-    for (int64_t k = 0; k < n / QK_K; k++) {
-        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD, _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + k) + KQ_PF_AHEAD + 64, _MM_HINT_T0);
-        uint8_t sm[16];
-        k4_scales(b[k].scales, sm, sm + 8);
-        const float d = _cvtsh_ss(b[k].d) * y[k].d, dm = _cvtsh_ss(b[k].dmin) * y[k].d;
-        const int8_t *q8 = y[k].qs;
-        int32_t isum = 0, imin = 0;
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            __m256i raw = _mm256_loadu_si256((const __m256i *)(const void *)(b[k].qs + 32 * c));
-            __m256i lo = _mm256_and_si256(raw, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-            __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c));
-            __m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 64 * c + 32));
-            __m256i p = _mm256_add_epi32(
-                _mm256_madd_epi16(_mm256_set1_epi16(sm[2 * c]), _mm256_maddubs_epi16(lo, a0)),
-                _mm256_madd_epi16(_mm256_set1_epi16(sm[2 * c + 1]), _mm256_maddubs_epi16(hi, a1)));
-            const int16_t *bs = y[k].bsums + 4 * c;
-            int32_t is = hsum_epi32(p),
-                    im = sm[8 + 2 * c] * (bs[0] + bs[1]) + sm[9 + 2 * c] * (bs[2] + bs[3]);
-            if (tile) {
-                acc = fmaf((float)is, d, acc);
-                accm = fmaf((float)im, dm, accm);
-            } else {
-                isum += is;
-                imin += im;
-            }
-        }
-        if (!tile) {
-            acc = fmaf((float)isum, d, acc);
-            accm = fmaf((float)imin, dm, accm);
-        }
-    }
-    return acc - accm;
+    return hsum_ps(acc) + (five ? summs : _mm_cvtss_f32(accm));
 }
 
 /* Q6_K against Q8_K; the -32 of every quant comes off through bsums. */
@@ -231,7 +152,7 @@ AVX2 static float dot1_q6_k(const void *w, const void *x, int64_t n)
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[k].d * _cvtsh_ss(b[k].d)), _mm256_cvtepi32_ps(sumi),
                               acc);
     }
-    return hsum_f32(acc);
+    return hsum_ps(acc);
 }
 
 /* ---- 32-element formats ---- */
@@ -249,21 +170,6 @@ AVX2 static inline __m256i bits_to_16s(const uint8_t *qh)
     const __m256i sel = _mm256_set1_epi64x(0x8040201008040201ll);
     v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
-/* 16 nibble bytes -> 32 bytes: elements 0..15 the low nibbles, 16..31 high. */
-AVX2 static inline __m256i nibbles32(const uint8_t *qs)
-{
-    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    __m256i q = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    return _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
-}
-
-/* 32 signed int8 pairs summed into 8 int32 lanes. */
-AVX2 static inline __m256i dot_s8(__m256i a, __m256i b)
-{
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
 /* 32 unsigned weight quants (< 128) with 32 int8 activations. */
@@ -284,7 +190,7 @@ AVX2 static float dot_q5_0(const void *w, const void *x, int64_t n)
         acc =
             _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(a[k].d) * b[k].d), _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum_f32(acc);
+    return hsum_ps(acc);
 }
 
 AVX2 static float dot_iq4_nl(const void *w, const void *x, int64_t n)
@@ -303,7 +209,7 @@ AVX2 static float dot_iq4_nl(const void *w, const void *x, int64_t n)
         acc[k & 1] = _mm256_fmadd_ps(_mm256_set1_ps(b[k].d * _cvtsh_ss(a[k].d)),
                                      _mm256_cvtepi32_ps(p), acc[k & 1]);
     }
-    float s = hsum_f32(_mm256_add_ps(acc[0], acc[1]));
+    float s = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
     if (nb & 1) {
         const int64_t k = nb - 1;
         __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
@@ -311,23 +217,6 @@ AVX2 static float dot_iq4_nl(const void *w, const void *x, int64_t n)
         s = fmaf(b[k].d * _cvtsh_ss(a[k].d), (float)hsum_epi32(p), s);
     }
     return s;
-}
-
-/* IQ4_NL as the reference computes matrices of 8k rows (repacked): the
- * exact integer dot of each block into one float by FMA with d_w * d_x. */
-AVX2 static float dot_iq4_nl_rp(const void *w, const void *x, int64_t n)
-{
-    const struct block_iq4_nl *a = w;
-    const struct kblock_q8f *b = x;
-    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)q_iq4nl_values);
-    const __m256i table = _mm256_set_m128i(t, t);
-    float acc = 0.0f;
-    for (int64_t k = 0; k < n / QK; k++) {
-        __m256i q = _mm256_shuffle_epi8(table, nibbles32(a[k].qs));
-        __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
-        acc = fmaf((float)hsum_epi32(p), _cvtsh_ss(a[k].d) * b[k].d, acc);
-    }
-    return acc;
 }
 
 /* Q4_1 (five == 0) / Q5_1 against Q8_1: d d8 sum q q8 + m s8 per block. */
@@ -355,7 +244,7 @@ AVX2 static inline __attribute__((always_inline)) float dot_q51(int five, const 
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d * _cvtsh_ss(b[k].d)), _mm256_cvtepi32_ps(p), acc);
         mins += m * _cvtsh_ss(b[k].s);
     }
-    return hsum_f32(acc) + mins;
+    return hsum_ps(acc) + mins;
 }
 
 AVX2 static float dot_q4_1(const void *w, const void *x, int64_t n)
@@ -404,12 +293,6 @@ int kern_dot_kq_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, fl
     case LLM_TYPE_Q5_1: *out = dot_q5_1(w, x, n); return 0;
     default: return -1;
     }
-}
-
-float kern_dot_rp_avx2(uint32_t wtype, const void *w, const void *x, int64_t n, int tile)
-{
-    if (wtype == LLM_TYPE_Q4_K) return dot1_q4_k_rp(w, x, n, tile);
-    return dot_iq4_nl_rp(w, x, n);
 }
 
 int kern_dot4_kq_avx2(uint32_t wtype, const void *w, const void *x, size_t xstride, int64_t n,
