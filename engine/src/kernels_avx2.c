@@ -7,13 +7,13 @@
  * by the two block scales in float. F16/BF16 widen 8 halves at a time.
  */
 #include "kernels.h"
+#include "kernels_avx2.h"
 #include "kllm/engine.h"
 #include "quant.h"
 
 #include <immintrin.h>
 #include <math.h>
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* Bytes ahead of the weights read by the single-row Q8_0 dot (decode),
  * see dot_q8_0. */
@@ -24,13 +24,6 @@ AVX2 static inline float h2f(uint16_t h)
     return _cvtsh_ss(h);
 }
 
-AVX2 static inline float hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* The reference's horizontal sum of its f32 vector sums (AVX2 build):
  * halves added, then two horizontal adds: (v0+v4 + v1+v5) + (v2+v6 + v3+v7). */
