@@ -14,7 +14,6 @@
 #include <immintrin.h>
 #include <math.h>
 
-
 /* Bytes ahead of the weights read by the single-row Q8_0 dot (decode),
  * see dot_q8_0. */
 #define PF_AHEAD 2048
@@ -23,7 +22,6 @@ AVX2 static inline float h2f(uint16_t h)
 {
     return _cvtsh_ss(h);
 }
-
 
 /* The reference's horizontal sum of its f32 vector sums (AVX2 build):
  * halves added, then two horizontal adds: (v0+v4 + v1+v5) + (v2+v6 + v3+v7). */
