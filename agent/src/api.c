@@ -26,6 +26,19 @@ static int failf_type(char *err, size_t errlen, const char **param, const char *
     return -1;
 }
 
+/* A failure of field `messages[i]<sub>`; the name lives in a per-thread
+ * buffer until the next failure on this thread (the caller sends it at
+ * once). */
+static int failf_at(char *err, size_t errlen, const char **param, int i, const char *sub,
+                    const char *what)
+{
+    static _Thread_local char name[64];
+    snprintf(name, sizeof name, "messages[%d]%s", i, sub);
+    snprintf(err, errlen, "'%s' %s", name, what);
+    *param = name;
+    return -1;
+}
+
 static char *dup_n(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
@@ -52,6 +65,10 @@ static bool get_int(const cJSON *v, double lo, double hi, int64_t *out)
 
 /* Message content: a string, null, or an array of {"type":"text","text":..}
  * parts (what newer SDKs send), concatenated. */
+/* The text of a message's content: a string or an array of text parts.
+ * Returns 0, -1 for a content of another kind, -(3 + i) for a bad part i,
+ * or -2 when out of memory. A missing or null content is "" here (the
+ * caller decides whether the role allows that). */
 static int get_content(const cJSON *c, char **out)
 {
     if (cJSON_IsNull(c) || !c) {
@@ -66,6 +83,7 @@ static int get_content(const cJSON *c, char **out)
     struct abuf b;
     abuf_init(&b, 0);
     const cJSON *part;
+    int i = 0;
     cJSON_ArrayForEach(part, c)
     {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
@@ -73,8 +91,9 @@ static int get_content(const cJSON *c, char **out)
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "text") != 0 ||
             !cJSON_IsString(text)) {
             abuf_deinit(&b);
-            return -1;
+            return -3 - i;
         }
+        i++;
         if (abuf_puts(&b, text->valuestring) < 0) {
             abuf_deinit(&b);
             return -2;
@@ -96,25 +115,40 @@ static int parse_messages(const cJSON *msgs, struct api_req *r, char *err, size_
     r->msgs = calloc((size_t)n, sizeof *r->msgs);
     if (!r->msgs) return fail(err, errlen, param, NULL, "out of memory");
     const cJSON *m;
+    int i = 0;
     cJSON_ArrayForEach(m, msgs)
     {
-        if (!cJSON_IsObject(m))
-            return fail(err, errlen, param, "messages", "each message must be an object");
+        /* the offending field is named as OpenAI names it: messages[i].content */
+        if (!cJSON_IsObject(m)) return failf_at(err, errlen, param, i, "", "must be an object");
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (!cJSON_IsString(role))
-            return fail(err, errlen, param, "messages", "each message needs a string 'role'");
+            return failf_at(err, errlen, param, i, ".role", "is required (a string)");
         const char *rs = role->valuestring;
         if (strcmp(rs, "developer") == 0) rs = "system";
         if (strcmp(rs, "system") != 0 && strcmp(rs, "user") != 0 && strcmp(rs, "assistant") != 0)
-            return fail(err, errlen, param, "messages",
-                        "message 'role' must be one of system, user, assistant");
+            return failf_at(err, errlen, param, i, ".role",
+                            "must be one of system, developer, user, assistant");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        /* only an assistant turn may come without content (OpenAI allows
+         * it there, for tool calls) */
+        if ((!content || cJSON_IsNull(content)) && strcmp(rs, "assistant") != 0)
+            return failf_at(err, errlen, param, i, ".content",
+                            "is required for a system or user message");
         struct api_msg *dst = &r->msgs[r->n_msgs++];
         dst->role = dup_s(rs);
-        int rc = get_content(cJSON_GetObjectItemCaseSensitive(m, "content"), &dst->content);
+        int rc = get_content(content, &dst->content);
         if (rc == -1)
-            return fail(err, errlen, param, "messages",
-                        "message 'content' must be a string or an array of text parts");
+            return failf_at(err, errlen, param, i, ".content",
+                            "must be a string or an array of text parts");
+        if (rc <= -3) {
+            char field[32];
+            snprintf(field, sizeof field, ".content[%d]", -3 - rc);
+            return failf_at(err, errlen, param, i, field,
+                            "must be a text part ({\"type\":\"text\",\"text\":...}); only "
+                            "text is supported");
+        }
         if (rc < 0 || !dst->role) return fail(err, errlen, param, NULL, "out of memory");
+        i++;
     }
     return 0;
 }

@@ -185,6 +185,14 @@ eq "temperature range" "$(post /v1/completions '{"model":"tiny","prompt":"x","te
 eq "n=2" "$(post /v1/completions '{"model":"tiny","prompt":"x","n":2}')" 400
 eq "max_tokens over limit" "$(post /v1/completions '{"model":"tiny","prompt":"x","max_tokens":65}')" 400
 eq "not an object" "$(post /v1/completions '[1,2]')" 400
+# a chat message without content, with an unknown role, with a non-text part:
+# 400 naming the field, as OpenAI does
+eq "chat: user message without content" "$(post /v1/chat/completions '{"model":"tiny","messages":[{"role":"system","content":"s"},{"role":"user"}]}')" 400
+eq "chat: missing content param" "$(jbody .error.param)" "messages[1].content"
+eq "chat: unknown role" "$(post /v1/chat/completions '{"model":"tiny","messages":[{"role":"robot","content":"x"}]}')" 400
+eq "chat: unknown role param" "$(jbody .error.param)" "messages[0].role"
+eq "chat: image part" "$(post /v1/chat/completions '{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}')" 400
+eq "chat: image part param" "$(jbody .error.param)" "messages[0].content[0]"
 eq "unknown model" "$(post /v1/completions '{"model":"nope","prompt":"x"}')" 404
 eq "unknown model code" "$(jbody .error.code)" model_not_found
 long=$(printf 'word %.0s' $(seq 200))

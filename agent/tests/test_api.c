@@ -60,14 +60,22 @@ static const struct bad_case bad_cases[] = {
     {API_CHAT, "{\"model\":\"m\"}", "messages"},
     {API_CHAT, "{\"model\":\"m\",\"messages\":[]}", "messages"},
     {API_CHAT, "{\"model\":\"m\",\"messages\":{}}", "messages"},
-    {API_CHAT, "{\"model\":\"m\",\"messages\":[1]}", "messages"},
-    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", "messages"},
+    {API_CHAT, "{\"model\":\"m\",\"messages\":[1]}", "messages[0]"},
+    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", "messages[0].role"},
     {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}",
-     "messages"},
-    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages"},
+     "messages[0].role"},
+    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+     "messages[0].content"},
     {API_CHAT,
      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
-     "messages"},
+     "messages[0].content[0]"},
+    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", "messages[0].content"},
+    {API_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":null}]}",
+     "messages[0].content"},
+    {API_CHAT,
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\","
+     "\"content\":[{\"type\":\"text\",\"text\":\"b\"},{\"type\":\"text\",\"text\":7}]}]}",
+     "messages[1].content[1]"},
 };
 
 static void test_bad_requests(void **state)
