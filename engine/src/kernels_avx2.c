@@ -223,7 +223,12 @@ dot2x4_q8(int q4, const void *w0, const void *w1, const void *x, size_t xs, int6
     __m256 acc[8];
     for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     const uint8_t *xb = x;
+    const size_t wb = q4 ? sizeof(struct block_q4_0) : sizeof(struct block_q8_0);
     for (int64_t k = 0; k < n / QK; k++) {
+        if ((k & 1) == 0) { /* batched decode streams these rows from memory too */
+            _mm_prefetch((const char *)w0 + (size_t)k * wb + PF_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)w1 + (size_t)k * wb + PF_AHEAD, _MM_HINT_T0);
+        }
         float da[2];
         __m256i qa[2] = {load_wblock(q4, w0, k, &da[0]), load_wblock(q4, w1, k, &da[1])};
 #pragma GCC unroll 4 /* keep the accumulators in registers */
@@ -274,6 +279,10 @@ AVX2 static void dot2x4_f16(const void *w0, const void *w1, const void *x, size_
     for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
+        if ((i & 31) == 0) { /* one line of each row, ahead (batched decode) */
+            _mm_prefetch((const char *)(a0 + i) + PF_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)(a1 + i) + PF_AHEAD, _MM_HINT_T0);
+        }
         __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a0 + i)));
         __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a1 + i)));
 #pragma GCC unroll 4 /* keep the accumulators in registers */

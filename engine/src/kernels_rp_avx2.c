@@ -65,6 +65,9 @@ dot4_b32(int iq4, const void *w, const void *x, size_t xs, int64_t n, float out[
     const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
     __m128 acc = _mm_setzero_ps();
     for (int64_t k = 0; k < n / QK; k++) {
+        if ((k & 1) == 0)
+            _mm_prefetch((const char *)w + (size_t)k * sizeof(struct block_q4_0) + RP_PF_AHEAD,
+                         _MM_HINT_T0);
         float dw;
         __m256i q = b32_block(iq4, w, k, table, &dw);
         __m256i qa = _mm256_sign_epi8(q, q), p[4];
@@ -178,6 +181,8 @@ AVX2 static void dot4_q4_k(const void *w, const void *x, size_t xs, int64_t n, f
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
     for (int64_t k = 0; k < n / QK_K; k++) {
+        _mm_prefetch((const char *)(b + k) + RP_PF_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + k) + RP_PF_AHEAD + 64, _MM_HINT_T0);
         const __m256i smv = _mm256_cvtepu8_epi16(k4_scales128(b[k].scales));
         const __m256i sc = _mm256_permute2x128_si256(smv, smv, 0x00);
         const __m128 dx = _mm_setr_ps(y[0][k].d, y[1][k].d, y[2][k].d, y[3][k].d);
