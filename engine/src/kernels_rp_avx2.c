@@ -27,6 +27,7 @@
 AVX2 static inline __m256i b32_block(int iq4, const void *w, int64_t k, __m256i table, float *d)
 {
     const struct block_q4_0 *a = (const struct block_q4_0 *)w + k; /* the same layout */
+    if ((k & 1) == 0) _mm_prefetch((const char *)a + RP_PF_AHEAD, _MM_HINT_T0); /* rows stream */
     *d = _cvtsh_ss(a->d);
     __m256i q = nibbles32(a->qs);
     return iq4 ? _mm256_shuffle_epi8(table, q) : _mm256_sub_epi8(q, _mm256_set1_epi8(8));
@@ -45,9 +46,6 @@ AVX2 static inline __attribute__((always_inline)) float dot1_b32(int iq4, const 
     const __m256i table = iq4_table();
     float acc = 0.0f;
     for (int64_t k = 0; k < n / QK; k++) {
-        if ((k & 1) == 0)
-            _mm_prefetch((const char *)w + (size_t)k * sizeof(struct block_q4_0) + RP_PF_AHEAD,
-                         _MM_HINT_T0);
         float dw;
         __m256i q = b32_block(iq4, w, k, table, &dw);
         __m256i p = dot_s8(q, _mm256_loadu_si256((const __m256i *)(const void *)b[k].qs));
@@ -65,9 +63,6 @@ dot4_b32(int iq4, const void *w, const void *x, size_t xs, int64_t n, float out[
     const __m256i table = iq4_table(), ones = _mm256_set1_epi16(1);
     __m128 acc = _mm_setzero_ps();
     for (int64_t k = 0; k < n / QK; k++) {
-        if ((k & 1) == 0)
-            _mm_prefetch((const char *)w + (size_t)k * sizeof(struct block_q4_0) + RP_PF_AHEAD,
-                         _MM_HINT_T0);
         float dw;
         __m256i q = b32_block(iq4, w, k, table, &dw);
         __m256i qa = _mm256_sign_epi8(q, q), p[4];
