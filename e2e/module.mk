@@ -12,6 +12,9 @@
 # KLLM_CLUSTER_DIR (default build/cluster) holds the state of one cluster.
 .PHONY: cluster-up cluster-down e2e e2e-system k8s-binaries
 
+# The cluster scripts' own helpers (no cluster needed): part of make test.
+TEST_BINS += e2e/tests/cluster-lib.sh
+
 k8s-binaries:
 	@./e2e/cluster/build-k8s.sh
 

@@ -26,18 +26,24 @@ fi
 
 srcs=/etc/apt/sources.list.d/kllm-deb-src.sources
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-    log "adding a deb-src entry for bookworm main ($srcs)"
+    # The archive the machine already installs from (a mirror or a proxy
+    # stays in use), with its keyring.
+    src=$(apt_archive_source) ||
+        die "no apt source for Debian's main component in /etc/apt: add a deb-src entry for the kubernetes source package"
+    uri=${src% *} keyring=${src#* }
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    log "adding a deb-src entry for $uri $codename main ($srcs)"
     tmp=$(mktemp)
-    cat >"$tmp" <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+    {
+        echo "Types: deb-src"
+        echo "URIs: $uri"
+        echo "Suites: $codename"
+        echo "Components: main"
+        [ "$keyring" = - ] || echo "Signed-By: $keyring"
+    } >"$tmp"
     as_root install -m 0644 "$tmp" "$srcs"
     rm -f "$tmp"
-    as_root apt-get update -qq
+    as_root apt-get update -qq >&2
 fi
 ensure_pkgs golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev make
 

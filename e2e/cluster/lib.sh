@@ -81,3 +81,55 @@ pid_is() {
     case "$exe" in *"$2") return 0 ;; esac
     return 1
 }
+
+# apt_archive_source: "URI SIGNED-BY" of the machine's own apt source for
+# Debian's main component of this release (a user's mirror or proxy, not a
+# name we pick), read from sources.list and sources.list.d (one-line and
+# deb822 formats); SIGNED-BY is "-" when the entry names no keyring.
+# APT_ETC (default /etc/apt) and OS_RELEASE (default /etc/os-release) are
+# for tests. Prints nothing and fails when no entry serves main.
+apt_archive_source() {
+    etc=${APT_ETC:-/etc/apt}
+    # shellcheck disable=SC1090
+    codename=$(. "${OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || return 1
+    set --
+    for f in "$etc/sources.list" "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources; do
+        [ -f "$f" ] && set -- "$@" "$f"
+    done
+    [ $# -gt 0 ] || return 1
+    awk -v want="$codename" '
+        function has(list, w,   n, a, i) {
+            n = split(list, a, /[ \t]+/)
+            for (i = 1; i <= n; i++) if (a[i] == w) return 1
+            return 0
+        }
+        function stanza() {
+            if (has(ty, "deb") && has(su, want) && has(co, "main") && en != "no" && uri != "") {
+                split(uri, u, /[ \t]+/); print u[1], (sb == "" ? "-" : sb); done = 1; exit
+            }
+            ty = su = co = uri = sb = en = ""
+        }
+        FNR == 1 { if (deb822) stanza(); deb822 = (FILENAME ~ /\.sources$/) }
+        /^[ \t]*#/ { next }
+        deb822 && /^[ \t]*$/ { stanza(); next }
+        deb822 {
+            k = tolower($1); sub(/:$/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
+            if (k == "types") ty = v; else if (k == "uris") uri = v
+            else if (k == "suites") su = v; else if (k == "components") co = v
+            else if (k == "signed-by") sb = v; else if (k == "enabled") en = tolower(v)
+            next
+        }
+        $1 == "deb" {
+            i = 2; opts = ""
+            if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
+            if ($(i + 1) != want) next
+            for (j = i + 2; j <= NF; j++) if ($j == "main") {
+                sb = "-"
+                if (match(opts, /signed-by=[^] \t]+/)) sb = substr(opts, RSTART + 10, RLENGTH - 10)
+                print $i, sb; done = 1; exit
+            }
+        }
+        END { if (deb822 && !done) stanza() }
+    ' "$@" | grep .
+}
