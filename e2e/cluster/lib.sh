@@ -104,9 +104,16 @@ apt_archive_source() {
             for (i = 1; i <= n; i++) if (a[i] == w) return 1
             return 0
         }
+        # The first entry with a keyring wins (apt refuses a deb-src entry
+        # whose Signed-By differs from a deb entry of the same archive),
+        # else the first entry.
+        function pick(u, k) {
+            if (first == "") first = u " " (k == "" ? "-" : k)
+            if (keyed == "" && k != "") keyed = u " " k
+        }
         function stanza() {
             if (has(ty, "deb") && has(su, want) && has(co, "main") && en != "no" && uri != "") {
-                split(uri, u, /[ \t]+/); print u[1], (sb == "" ? "-" : sb); done = 1; exit
+                split(uri, u, /[ \t]+/); pick(u[1], sb)
             }
             ty = su = co = uri = sb = en = ""
         }
@@ -125,11 +132,14 @@ apt_archive_source() {
             if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) { opts = opts " " $i; i++ } opts = opts " " $i; i++ }
             if ($(i + 1) != want) next
             for (j = i + 2; j <= NF; j++) if ($j == "main") {
-                sb = "-"
-                if (match(opts, /signed-by=[^] \t]+/)) sb = substr(opts, RSTART + 10, RLENGTH - 10)
-                print $i, sb; done = 1; exit
+                key = ""
+                if (match(opts, /signed-by=[^] \t]+/)) key = substr(opts, RSTART + 10, RLENGTH - 10)
+                pick($i, key); break
             }
         }
-        END { if (deb822 && !done) stanza() }
+        END {
+            if (deb822) stanza()
+            if (keyed != "") print keyed; else if (first != "") print first
+        }
     ' "$@" | grep .
 }

@@ -51,6 +51,11 @@ check "one-line: options, keyring, other suites skipped" \
     "http://proxy.example:3142/debian /etc/apt/keyrings/mirror.gpg" "$(apt_archive_source)"
 
 etc
+echo "deb http://plain.example/debian bookworm main" >"$tmp/apt/sources.list"
+printf 'Types: deb\nURIs: http://plain.example/debian\nSuites: bookworm\nComponents: main\nSigned-By: /k.gpg\n' >"$tmp/apt/sources.list.d/debian.sources"
+check "the same archive in both formats: the entry with the keyring" "http://plain.example/debian /k.gpg" "$(apt_archive_source)"
+
+etc
 echo "deb http://plain.example/debian bookworm main" >"$tmp/apt/sources.list.d/plain.list"
 check "one-line without keyring" "http://plain.example/debian -" "$(apt_archive_source)"
 
