@@ -31,7 +31,7 @@ if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-s
     src=$(apt_archive_source) ||
         die "no apt source for Debian's main component in /etc/apt: add a deb-src entry for the kubernetes source package"
     uri=${src% *} keyring=${src#* }
-    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    codename=$(os_codename)
     log "adding a deb-src entry for $uri $codename main ($srcs)"
     tmp=$(mktemp)
     {

@@ -82,16 +82,21 @@ pid_is() {
     return 1
 }
 
+# os_codename: this Debian release's name (bookworm); OS_RELEASE (default
+# /etc/os-release) is for tests.
+os_codename() {
+    # shellcheck disable=SC1090
+    (. "${OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
+}
+
 # apt_archive_source: "URI SIGNED-BY" of the machine's own apt source for
 # Debian's main component of this release (a user's mirror or proxy, not a
 # name we pick), read from sources.list and sources.list.d (one-line and
 # deb822 formats); SIGNED-BY is "-" when the entry names no keyring.
-# APT_ETC (default /etc/apt) and OS_RELEASE (default /etc/os-release) are
-# for tests. Prints nothing and fails when no entry serves main.
+# APT_ETC (default /etc/apt) is for tests. Prints nothing and fails when no entry serves main.
 apt_archive_source() {
     etc=${APT_ETC:-/etc/apt}
-    # shellcheck disable=SC1090
-    codename=$(. "${OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
+    codename=$(os_codename)
     [ -n "$codename" ] || return 1
     set --
     for f in "$etc/sources.list" "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources; do
